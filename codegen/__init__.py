@@ -1,0 +1,1 @@
+"""Model runtime and the completion pipeline: prompt, generate, post-process, validate, rank."""

@@ -1,0 +1,127 @@
+"""complete(request): prompt → generate → post-process → validate → rank, in one visible order."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from codegen.backends import Backend
+from codegen.generate import OnText, SamplingParams
+from codegen.postprocess import DEFAULT_FILTERS
+from codegen.postprocess.base import Filter, FilterContext
+from codegen.postprocess.scope import detect_indent_unit, is_single_line
+from codegen.ranking import merge_identical, rank
+from codegen.types import Candidate, CompletionRequest, CompletionResult, Timings
+from prompts.templates import FimTemplate, Prompt, PromptFile
+from validators import DEFAULT_VALIDATORS, Splice, Validator, Verdict
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Everything one completion needs; the same object serves the LSP server and the CLI."""
+
+    backend: Backend
+    template: FimTemplate = FimTemplate()
+    filters: Sequence[Filter] = DEFAULT_FILTERS
+    validators: Sequence[Validator] = DEFAULT_VALIDATORS
+
+    def build_prompt(self, request: CompletionRequest) -> Prompt | None:
+        """Render the FIM prompt, or None for backends that take no prompt."""
+        if self.backend.tokenizer is None:
+            return None
+        files = [PromptFile(f.path, f.text) for f in request.context_files]
+        return self.template.render(
+            self.backend.tokenizer,
+            request.prefix,
+            request.suffix,
+            path=request.path,
+            repo_name=request.repo_name,
+            context_files=files,
+        )
+
+    def complete(
+        self,
+        request: CompletionRequest,
+        cancel: threading.Event | None = None,
+        on_text: OnText | None = None,
+    ) -> CompletionResult:
+        """Run one request through every stage and return the ranked, vetted candidates."""
+        cancel = cancel or threading.Event()
+        clock = time.perf_counter()
+        context = FilterContext(
+            request.text,
+            request.offset,
+            single_line=is_single_line(request.text, request.offset),
+            indent_unit=detect_indent_unit(request.text),
+        )
+        prompt = self.build_prompt(request)
+        started_generation = time.perf_counter()
+        params = SamplingParams(request.n, request.max_new_tokens, request.temperature)
+        generations = self.backend.generate(
+            prompt, params, single_line=context.single_line, cancel=cancel, on_text=on_text
+        )
+        if cancel.is_set():
+            return CompletionResult(request, (), cancelled=True)
+        started_post = time.perf_counter()
+        kept, discarded = postprocess(
+            [
+                Candidate(g.text, g.text, request.offset, g.logprob, g.finish_reason)
+                for g in generations
+            ],
+            context,
+            self.filters,
+        )
+        started_validation = time.perf_counter()
+        vetted = [validate(c, request, self.validators) for c in merge_identical(kept)]
+        shown = [c for c in vetted if c.passed]
+        discarded += [c for c in vetted if not c.passed]
+        done = time.perf_counter()
+        timings = Timings(
+            prompt=started_generation - clock,
+            generate=started_post - started_generation,
+            postprocess=started_validation - started_post,
+            validate=done - started_validation,
+            prompt_tokens=len(prompt.ids) if prompt else 0,
+        )
+        return CompletionResult(request, tuple(rank(shown)), tuple(discarded), timings)
+
+
+def postprocess(
+    candidates: Sequence[Candidate], context: FilterContext, filters: Sequence[Filter]
+) -> tuple[list[Candidate], list[Candidate]]:
+    """Apply the filters in order; return (kept, dropped with a verdict saying which filter)."""
+    kept: list[Candidate] = []
+    dropped: list[Candidate] = []
+    for candidate in candidates:
+        current: Candidate | None = candidate
+        for step in filters:
+            assert current is not None
+            result = step(current, context)
+            name = getattr(step, "__name__", type(step).__name__)
+            if result is None:
+                verdict = Verdict("postprocess", False, f"dropped by {name}")
+                dropped.append(replace(current, verdicts=(verdict,)))
+                current = None
+                break
+            if result != current:
+                result = replace(result, applied=(*current.applied, name))
+            current = result
+        if current is not None:
+            kept.append(current)
+    return kept, dropped
+
+
+def validate(
+    candidate: Candidate, request: CompletionRequest, validators: Sequence[Validator]
+) -> Candidate:
+    """Run the validators in order, stopping at the first failure; attach every verdict."""
+    splice = Splice(request.text, request.offset, candidate.end, candidate.insert, request.path)
+    verdicts: list[Verdict] = []
+    for validator in validators:
+        verdict = validator.check(splice)
+        verdicts.append(verdict)
+        if not verdict.ok:
+            break
+    return replace(candidate, verdicts=tuple(verdicts))

@@ -1,0 +1,47 @@
+"""The shared signature of post-processing filters and the context they read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from codegen.types import Candidate
+
+
+@dataclass(frozen=True)
+class FilterContext:
+    """What a filter may know about the request: the document, cursor and decided scope."""
+
+    text: str
+    """The whole document before the completion."""
+    offset: int
+    """Cursor index into `text`."""
+    single_line: bool
+    """True when the completion must stay on the cursor's line (mid-line cursor)."""
+    indent_unit: str = "    "
+    """The file's indentation step ("    ", "  " or "\\t")."""
+
+    @cached_property
+    def prefix(self) -> str:
+        """Text before the cursor."""
+        return self.text[: self.offset]
+
+    @cached_property
+    def suffix(self) -> str:
+        """Text after the cursor."""
+        return self.text[self.offset :]
+
+    @cached_property
+    def line_prefix(self) -> str:
+        """Text from the start of the cursor's line to the cursor."""
+        return self.prefix[self.prefix.rfind("\n") + 1 :]
+
+    @cached_property
+    def line_suffix(self) -> str:
+        """Text from the cursor to the end of its line, without the newline."""
+        return self.suffix.split("\n", 1)[0]
+
+
+Filter = Callable[[Candidate, FilterContext], Candidate | None]
+"""A post-processing step: return the candidate (changed with `replace`) or None to drop it."""

@@ -1,0 +1,132 @@
+"""Frozen value types that flow through the completion pipeline."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Literal
+
+from validators.base import Verdict
+
+
+class FinishReason(enum.Enum):
+    """Why generation of one candidate ended."""
+
+    STOP_TOKEN = "stop_token"
+    """The model emitted an end-of-text or FIM control token."""
+    LENGTH = "length"
+    """`max_new_tokens` was reached."""
+    NEWLINE = "newline"
+    """Single-line mode and the model finished the line."""
+    CANCELLED = "cancelled"
+    """The request was cancelled; the text is partial."""
+    REPLAY = "replay"
+    """Recorded output from a replay model."""
+
+
+Trigger = Literal["automatic", "invoked"]
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    """Another file shown to the model as repository context."""
+
+    path: str
+    """Path relative to the workspace root, as the model sees it."""
+    text: str
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """One request for completions at a cursor, independent of any protocol."""
+
+    text: str
+    """The whole document."""
+    offset: int
+    """Cursor as an index into `text` (code points)."""
+    path: str = "untitled.py"
+    """Document path relative to the workspace root."""
+    language: str = "python"
+    context_files: tuple[ContextFile, ...] = ()
+    """Other files (open documents), most relevant last."""
+    repo_name: str = ""
+    """Workspace name, used for repository-level prompts."""
+    n: int = 1
+    """Number of alternatives to sample."""
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    """0 means greedy for the first candidate; later ones are sampled at `sample_temperature`."""
+    trigger: Trigger = "automatic"
+
+    def __post_init__(self) -> None:
+        """Reject requests the pipeline cannot answer."""
+        if not 0 <= self.offset <= len(self.text):
+            raise ValueError(f"cursor offset {self.offset} outside document of {len(self.text)}")
+        if self.n < 1:
+            raise ValueError("n must be at least 1")
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+
+    @property
+    def prefix(self) -> str:
+        """Text before the cursor."""
+        return self.text[: self.offset]
+
+    @property
+    def suffix(self) -> str:
+        """Text after the cursor."""
+        return self.text[self.offset :]
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Raw model output for one candidate, before any post-processing."""
+
+    text: str
+    logprob: float | None = None
+    """Summed log-probability of the generated tokens, when the backend knows it."""
+    finish_reason: FinishReason = FinishReason.STOP_TOKEN
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A completion candidate: replace `text[offset:end]` of the document with `insert`."""
+
+    insert: str
+    raw: str
+    end: int
+    """End of the replaced range; equals the cursor offset unless the rest of the line is replaced."""
+    logprob: float | None = None
+    finish_reason: FinishReason = FinishReason.STOP_TOKEN
+    verdicts: tuple[Verdict, ...] = ()
+    applied: tuple[str, ...] = field(default=())
+    """Names of the post-processing filters that changed this candidate."""
+
+    @property
+    def passed(self) -> bool:
+        """True when no validator rejected the candidate."""
+        return all(v.ok for v in self.verdicts)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds spent in each stage of one request."""
+
+    prompt: float = 0.0
+    generate: float = 0.0
+    postprocess: float = 0.0
+    validate: float = 0.0
+    prompt_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    """Ranked, vetted candidates of one request, best first."""
+
+    request: CompletionRequest
+    items: tuple[Candidate, ...]
+    discarded: tuple[Candidate, ...] = ()
+    """Candidates a filter emptied or a validator rejected, with their verdicts."""
+    timings: Timings = Timings()
+    cancelled: bool = False

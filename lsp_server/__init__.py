@@ -1,0 +1,1 @@
+"""The LSP server and command line of vetted."""

@@ -1,0 +1,5 @@
+"""``python -m lsp_server`` runs the command line."""
+
+from lsp_server.cli import main
+
+main()

@@ -1,0 +1,165 @@
+"""The `vetted` command line: serve, complete, model pull."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from codegen.model import ModelError, parse_spec, pull, resolve_default_spec
+from codegen.pipeline import Pipeline
+from codegen.positions import PositionError, offset_at, position_at
+from codegen.types import Candidate, CompletionRequest, CompletionResult
+from prompts.templates import FimTemplate
+
+logger = logging.getLogger("vetted")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="vetted", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the language server")
+    transport = serve.add_mutually_exclusive_group()
+    transport.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (default)")
+    transport.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT")
+    serve.add_argument("--model", default="", help="model spec; default: settings or built-in")
+    serve.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N")
+    serve.add_argument("--exclude", action="append", default=[], metavar="FEATURE",
+                       help="leave out a feature (repeatable)")
+    serve.add_argument("-v", "--verbose", action="count", default=0, dest="serve_verbose")
+    serve.add_argument("--log-file", type=Path, dest="serve_log_file")
+
+    complete = sub.add_parser("complete", help="complete once at a position and print the result")
+    complete.add_argument("file", type=Path)
+    complete.add_argument("--line", type=int, required=True, help="0-based line")
+    complete.add_argument("--character", type=int, required=True,
+                          help="0-based character in UTF-16 code units, as in LSP")
+    complete.add_argument("--model", default="", help="model spec; default: the built-in default")
+    complete.add_argument("--device", default="auto")
+    complete.add_argument("--n", type=int, default=1, help="number of alternatives")
+    complete.add_argument("--max-new-tokens", type=int, default=64)
+    complete.add_argument("--json", action="store_true", help="print one JSON object")
+
+    model = sub.add_parser("model", help="manage models")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    pull_parser = model_sub.add_parser("pull", help="obtain and cache a model")
+    pull_parser.add_argument("spec", nargs="?", default="")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `vetted` console script."""
+    args = build_parser().parse_args(argv)
+    verbose = args.verbose + getattr(args, "serve_verbose", 0)
+    log_file = args.log_file or getattr(args, "serve_log_file", None)
+    handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
+    )
+    try:
+        if args.command == "serve":
+            serve(args)
+        elif args.command == "complete":
+            sys.exit(complete(args))
+        else:
+            spec = parse_spec(args.spec) if args.spec else resolve_default_spec()
+            print(pull(spec))
+    except ModelError as exc:
+        print(f"vetted: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Run the language server until the client exits."""
+    from lsp_server.config import Settings
+    from lsp_server.server import create_server
+
+    settings = Settings(model=args.model, device=args.device or "auto")
+    server = create_server(settings, exclude=args.exclude)
+    if args.tcp is not None:
+        server.start_tcp("127.0.0.1", args.tcp)
+    else:
+        server.start_io()
+
+
+def complete(args: argparse.Namespace) -> int:
+    """Complete once through the same pipeline as the server; return the exit code."""
+    from codegen.backends import load_backend
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"vetted: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        offset = offset_at(text, args.line, args.character)
+        request = CompletionRequest(
+            text=text, offset=offset, path=args.file.name, n=args.n,
+            max_new_tokens=args.max_new_tokens, trigger="invoked",
+        )
+    except (PositionError, ValueError) as exc:
+        print(f"vetted: {exc}", file=sys.stderr)
+        return 2
+    spec = parse_spec(args.model) if args.model else resolve_default_spec()
+    backend = load_backend(spec, device=args.device)
+    result = Pipeline(backend, FimTemplate()).complete(request, threading.Event())
+    if args.json:
+        print(json.dumps(result_to_json(result)))
+    else:
+        print_human(result, backend.description)
+    return 0
+
+
+def result_to_json(result: CompletionResult) -> dict[str, Any]:
+    """The `--json` shape: items best first, each with its UTF-16 range and verdicts."""
+    text, offset = result.request.text, result.request.offset
+
+    def point(index: int) -> dict[str, int]:
+        line, character = position_at(text, index)
+        return {"line": line, "character": character}
+
+    return {
+        "items": [
+            {
+                "text": c.insert,
+                "range": {"start": point(offset), "end": point(c.end)},
+                "verdicts": verdicts_to_json(c),
+                "logprob": c.logprob,
+            }
+            for c in result.items
+        ],
+        "discarded": len(result.discarded),
+    }
+
+
+def verdicts_to_json(candidate: Candidate) -> dict[str, dict[str, Any]]:
+    """Verdicts keyed by check name."""
+    return {
+        v.check: {"ok": v.ok, "reason": v.reason, "detail": v.detail} for v in candidate.verdicts
+    }
+
+
+def print_human(result: CompletionResult, model: str) -> None:
+    """Readable output: each vetted completion in place, best first."""
+    request = result.request
+    line_start = request.text.rfind("\n", 0, request.offset) + 1
+    print(f"model: {model}")
+    if not result.items:
+        print(f"no completion survived vetting ({len(result.discarded)} discarded)")
+    for rank, candidate in enumerate(result.items, 1):
+        checks = ", ".join(f"{v.check} {'ok' if v.ok else 'failed'}" for v in candidate.verdicts)
+        print(f"--- completion {rank} ({checks}) ---")
+        print(request.text[line_start : request.offset] + candidate.insert)
+    for candidate in result.discarded:
+        reasons = "; ".join(v.reason for v in candidate.verdicts if not v.ok)
+        logger.info("discarded %r: %s", candidate.raw[:60], reasons)

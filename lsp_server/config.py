@@ -1,0 +1,106 @@
+"""Settings: one typed tree, camelCase on the wire through one converter, defaults on bad input."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+import attrs
+import cattrs
+
+Trigger = Literal["automatic", "invoked", "off"]
+
+
+@attrs.frozen
+class ValidatorSettings:
+    """Which checks run on every candidate."""
+
+    syntax: bool = True
+    """Reject candidates that add syntax errors (tree-sitter and `ast`)."""
+
+
+@attrs.frozen
+class Settings:
+    """Everything a client can configure, through `initializationOptions` or `didChangeConfiguration`."""
+
+    model: str = ""
+    """Model spec (hub id, directory, .gguf, pypi:..., random:tiny, replay:FILE); empty = default."""
+    device: str = "auto"
+    """"auto" (GPU when available), "cpu", "cuda" or "cuda:N"."""
+    max_new_tokens: int = attrs.field(default=64, validator=attrs.validators.in_(range(1, 2049)))
+    """Upper bound on generated tokens per candidate."""
+    max_prompt_tokens: int = attrs.field(
+        default=1536, validator=attrs.validators.in_(range(64, 32769))
+    )
+    """Prompt budget in tokens (context, prefix and suffix together)."""
+    alternatives: int = attrs.field(default=1, validator=attrs.validators.in_(range(1, 17)))
+    """Number of candidates sampled per request."""
+    temperature: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    """0 = the first candidate is greedy."""
+    trigger: Trigger = "automatic"
+    """"automatic": complete as you type; "invoked": only when asked; "off": never."""
+    validators: ValidatorSettings = ValidatorSettings()
+    """Per-validator switches."""
+
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _keys_to_snake(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_snake(str(k)): _keys_to_snake(v) for k, v in value.items()}
+    return value
+
+
+def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Merge client settings over `base`; return the settings and a message per rejected field.
+
+    Accepts the settings object itself or one wrapped as ``{"vetted": {...}}``. A field with a
+    bad value keeps its previous value; unknown fields are ignored.
+    """
+    current = base or Settings()
+    if not isinstance(raw, dict):
+        return current, [] if raw is None else [f"settings must be an object, got {raw!r}"]
+    if isinstance(raw.get("vetted"), dict):
+        raw = raw["vetted"]
+    assert isinstance(raw, dict)
+    data = _keys_to_snake(raw)
+    errors: list[str] = []
+    merged = _converter.unstructure(current)
+    for field in attrs.fields(Settings):
+        if field.name not in data:
+            continue
+        candidate = dict(merged)
+        value = data[field.name]
+        if field.name == "validators" and isinstance(value, dict):
+            value = {**merged["validators"], **value}
+        candidate[field.name] = value
+        try:
+            _converter.structure(candidate, Settings)
+        except Exception as exc:  # noqa: BLE001 - cattrs raises grouped errors
+            errors.append(f"{_camel(field.name)}: invalid value {data[field.name]!r} ({exc})")
+            continue
+        merged = candidate
+    return _converter.structure(merged, Settings), errors
+
+
+def to_wire(settings: Settings) -> dict[str, Any]:
+    """Settings as the client spells them (camelCase)."""
+
+    def camel(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {_camel(k): camel(v) for k, v in value.items()}
+        return value
+
+    result = camel(_converter.unstructure(settings))
+    assert isinstance(result, dict)
+    return result

@@ -1,0 +1,99 @@
+"""The only place lsprotocol types meet codegen types."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.workspace import TextDocument
+
+from codegen.types import Candidate, CompletionRequest, Trigger
+from lsp_server.config import Settings
+
+
+def from_lsp_position(document: TextDocument, position: types.Position) -> int:
+    """Turn a client position into a string offset; a position outside the text is an error."""
+    lines = document.lines
+    if position.line < 0 or position.character < 0:
+        raise JsonRpcInvalidParams(f"negative position {position.line}:{position.character}")
+    if position.line > len(lines) or (position.line == len(lines) and position.character > 0):
+        raise JsonRpcInvalidParams(
+            f"position {position.line}:{position.character} is past the end of {document.uri}"
+        )
+    if position.line < len(lines):
+        line = lines[position.line].rstrip("\r\n")
+        width = document.position_codec.client_num_units(line)
+        if position.character > width:
+            raise JsonRpcInvalidParams(
+                f"character {position.character} is past the end of line {position.line} "
+                f"({width} units) in {document.uri}"
+            )
+    return document.offset_at_position(position)
+
+
+def to_lsp_position(document: TextDocument, offset: int) -> types.Position:
+    """Turn a string offset into a position in the negotiated encoding."""
+    return document.client_position_at_offset(offset)
+
+
+def from_lsp_request(
+    document: TextDocument,
+    position: types.Position,
+    settings: Settings,
+    trigger: Trigger,
+    path: str,
+) -> CompletionRequest:
+    """Build a protocol-free completion request."""
+    return CompletionRequest(
+        text=document.source,
+        offset=from_lsp_position(document, position),
+        path=path,
+        language=document.language_id or "python",
+        n=settings.alternatives,
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        trigger=trigger,
+    )
+
+
+def to_lsp_range(document: TextDocument, candidate: Candidate, offset: int) -> types.Range:
+    """The single-line range a candidate replaces."""
+    return types.Range(to_lsp_position(document, offset), to_lsp_position(document, candidate.end))
+
+
+def to_lsp_inline_item(
+    document: TextDocument, candidate: Candidate, offset: int
+) -> types.InlineCompletionItem:
+    """An inline (ghost text) item for one vetted candidate."""
+    return types.InlineCompletionItem(
+        insert_text=candidate.insert, range=to_lsp_range(document, candidate, offset)
+    )
+
+
+def word_start(text: str, offset: int) -> int:
+    """Start of the identifier that ends at `offset` (for completion-menu filtering)."""
+    start = offset
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        start -= 1
+    return start
+
+
+def to_lsp_completion_item(
+    document: TextDocument, candidate: Candidate, offset: int, sort_index: int
+) -> types.CompletionItem:
+    """A completion-menu item whose edit includes the word being typed, so clients can filter."""
+    start = word_start(document.source, offset)
+    new_text = document.source[start:offset] + candidate.insert
+    label = new_text.strip().split("\n", 1)[0] or new_text
+    edit_range = types.Range(to_lsp_position(document, start), to_lsp_position(document, candidate.end))
+    return types.CompletionItem(
+        label=label,
+        kind=types.CompletionItemKind.Snippet,
+        detail="vetted",
+        documentation=types.MarkupContent(
+            kind=types.MarkupKind.Markdown, value=f"```python\n{new_text}\n```"
+        ),
+        sort_text=f"{sort_index:04d}",
+        filter_text=document.source[start:offset] or None,
+        insert_text_format=types.InsertTextFormat.PlainText,
+        text_edit=types.TextEdit(range=edit_range, new_text=new_text),
+    )

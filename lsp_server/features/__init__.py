@@ -1,0 +1,1 @@
+"""One module per LSP method; each exposes `register(server)`."""

@@ -1,0 +1,85 @@
+"""`initialize`, `initialized` and `workspace/didChangeConfiguration`: settings and model loading.
+
+The model loads once, in the background after `initialized`, reporting work-done progress;
+requests made before it is ready get an empty result. A failed load is shown once with
+`window/showMessage` and the server keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from lsprotocol import types
+
+from codegen.model import ModelError
+from lsp_server.config import parse_settings
+from lsp_server.server import CompletionServer
+
+logger = logging.getLogger(__name__)
+
+
+def register(server: CompletionServer) -> None:
+    """Register the lifecycle handlers."""
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: CompletionServer, params: types.InitializeParams) -> None:
+        apply_settings(ls, params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: CompletionServer, params: types.InitializedParams) -> None:
+        ls.position_encoding = str(ls.workspace.position_encoding or "utf-16")
+        await load_model(ls)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: CompletionServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        before = ls.settings
+        apply_settings(ls, params.settings)
+        if (ls.settings.model, ls.settings.device) != (before.model, before.device):
+            await load_model(ls)
+
+
+def apply_settings(ls: CompletionServer, raw: object) -> None:
+    """Merge client settings; report rejected fields once, keeping their previous values."""
+    ls.settings, errors = parse_settings(raw, ls.settings)
+    if errors:
+        ls.notify_user("vetted: ignored invalid settings: " + "; ".join(errors))
+
+
+async def load_model(ls: CompletionServer) -> None:
+    """Load the configured model in a worker thread, with work-done progress when supported."""
+    loop = asyncio.get_running_loop()
+    token: str | None = None
+    capabilities = ls.client_capabilities
+    if capabilities.window is not None and capabilities.window.work_done_progress:
+        token = f"vetted-load-{uuid.uuid4()}"
+        try:
+            await ls.work_done_progress.create_async(token)
+            ls.work_done_progress.begin(
+                token, types.WorkDoneProgressBegin(title="vetted: loading model")
+            )
+        except Exception:  # noqa: BLE001 - progress is a courtesy; loading goes on without it
+            logger.warning("client refused a progress token", exc_info=True)
+            token = None
+
+    def progress(message: str) -> None:
+        logger.info("%s", message)
+        if token is not None:
+            report = types.WorkDoneProgressReport(message=message)
+            loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
+
+    settings = ls.settings
+    try:
+        await asyncio.to_thread(ls.service.load, settings.model, settings.device, progress)
+    except ModelError as exc:
+        logger.error("model failed to load: %s", exc)
+        ls.notify_user(f"vetted: the model failed to load: {exc}")
+    finally:
+        if token is not None:
+            message = ls.service.description or ls.service.error
+            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+    if ls.service.description:
+        logger.info("model ready: %s", ls.service.description)

@@ -1,0 +1,65 @@
+"""Run one completion off the event loop, with cancellation that reaches the model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
+from pygls.workspace import TextDocument
+
+from codegen.service import enabled_validators
+from codegen.types import CompletionResult, Trigger
+from lsp_server.convert import from_lsp_request
+from lsp_server.server import CompletionServer
+
+logger = logging.getLogger(__name__)
+
+
+def relative_path(ls: CompletionServer, uri: str) -> str:
+    """The document's path relative to the workspace root, as the model should see it."""
+    path = unquote(urlparse(uri).path)
+    root = ls.workspace.root_path
+    if root and path.startswith(root.rstrip("/") + "/"):
+        return path[len(root.rstrip("/")) + 1 :]
+    return path.rsplit("/", 1)[-1] or "untitled.py"
+
+
+async def complete_at(
+    ls: CompletionServer, uri: str, position: types.Position, trigger: Trigger
+) -> tuple[TextDocument, int, CompletionResult] | None:
+    """Complete at a position; None when completions are off or no model is ready.
+
+    The pipeline runs in a worker thread. When the client cancels, the awaiting task gets
+    `CancelledError`; setting `cancel` makes the model stop within one decode step.
+    """
+    settings = ls.settings
+    if settings.trigger == "off" or (settings.trigger == "invoked" and trigger == "automatic"):
+        return None
+    document = ls.workspace.get_text_document(uri)
+    request = from_lsp_request(document, position, settings, trigger, relative_path(ls, uri))
+    validators = enabled_validators({"syntax": settings.validators.syntax})
+    cancel = threading.Event()
+    try:
+        result = await asyncio.to_thread(
+            ls.service.complete,
+            request,
+            cancel,
+            max_prompt_tokens=settings.max_prompt_tokens,
+            validators=validators,
+        )
+    except asyncio.CancelledError:
+        cancel.set()
+        logger.info("request at %s:%s cancelled", uri, position.line)
+        raise
+    if result is None:
+        return None
+    logger.info(
+        "%d shown, %d discarded, %.0f ms generate",
+        len(result.items),
+        len(result.discarded),
+        result.timings.generate * 1000,
+    )
+    return document, request.offset, result

@@ -1,0 +1,96 @@
+"""CompletionServer and the `create_server` factory that wires features in order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from codegen.service import CompletionService
+from lsp_server.config import Settings
+
+logger = logging.getLogger(__name__)
+
+NAME = "vetted"
+VERSION = "0.1.0"
+
+_ANSWERED = object()
+"""Marks a request already answered with an error while it was being read."""
+
+
+class CompletionProtocol(LanguageServerProtocol):
+    """Answers requests whose params do not deserialize with -32602 instead of never.
+
+    pygls 2.1 raises `JsonRpcInvalidParams` without the request id, so the client would wait
+    forever (../shared/CLIENTS-AND-SANDBOX.md, "a request whose params do not deserialize").
+    """
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """Deserialize, turning a bad request into an error response."""
+        try:
+            return super().structure_message(data)
+        except JsonRpcInvalidParams as exc:
+            if "id" in data and "method" in data:
+                logger.warning("invalid params for %s (id %s)", data["method"], data["id"])
+                self._send_response(data["id"], error=exc.to_response_error())
+                return _ANSWERED
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        """Skip messages already answered by `structure_message`."""
+        if message is _ANSWERED:
+            return
+        super().handle_message(message)
+
+
+class CompletionServer(LanguageServer):
+    """The language server: settings, the model service and nothing protocol-agnostic."""
+
+    def __init__(self, service: CompletionService, settings: Settings) -> None:
+        """Create the server around a (not yet loaded) completion service."""
+        super().__init__(NAME, VERSION, protocol_cls=CompletionProtocol)
+        self.service = service
+        self.settings = settings
+        self.position_encoding: str = "utf-16"
+
+    def notify_user(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        """Show a message in the editor (`window/showMessage`)."""
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+Feature = Callable[[CompletionServer], None]
+"""Registers one LSP method's handlers on the server."""
+
+
+def default_features() -> list[tuple[str, Feature]]:
+    """The features of a full server, in registration order."""
+    from lsp_server.features import completion, inline_completion, lifecycle, status
+
+    return [
+        ("lifecycle", lifecycle.register),
+        ("inline_completion", inline_completion.register),
+        ("completion", completion.register),
+        ("status", status.register),
+    ]
+
+
+def create_server(
+    settings: Settings | None = None,
+    service: CompletionService | None = None,
+    exclude: Sequence[str] = (),
+) -> CompletionServer:
+    """Build a server with every default feature except those named in `exclude`."""
+    server = CompletionServer(service or CompletionService(), settings or Settings())
+    features = default_features()
+    unknown = set(exclude) - {name for name, _ in features}
+    if unknown:
+        raise ValueError(f"unknown feature(s) to exclude: {', '.join(sorted(unknown))}")
+    for name, register in features:
+        if name not in exclude:
+            register(server)
+    return server

@@ -1,0 +1,232 @@
+"""Qwen2.5-Coder fill-in-the-middle prompts, budgeted in real tokens.
+
+Token format from the Qwen2.5-Coder technical report (arXiv 2409.12186, section 3) and
+model card: file level ``<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>``; repository level
+``<|repo_name|>R\\n<|file_sep|>path\\ncontent\\n ... <|file_sep|>path\\n`` followed by the
+file-level FIM of the current file. Text is encoded piece by piece and the control tokens
+are inserted as ids, so truncation can never split a special token and no document text
+can turn into one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+FIM_PREFIX = "<|fim_prefix|>"
+FIM_MIDDLE = "<|fim_middle|>"
+FIM_SUFFIX = "<|fim_suffix|>"
+FIM_PAD = "<|fim_pad|>"
+REPO_NAME = "<|repo_name|>"
+FILE_SEP = "<|file_sep|>"
+END_OF_TEXT = "<|endoftext|>"
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+
+SPECIAL_TOKEN_IDS: Mapping[str, int] = {
+    FIM_PREFIX: 151659,
+    FIM_MIDDLE: 151660,
+    FIM_SUFFIX: 151661,
+    FIM_PAD: 151662,
+    REPO_NAME: 151663,
+    FILE_SEP: 151664,
+    END_OF_TEXT: 151643,
+    IM_START: 151644,
+    IM_END: 151645,
+}
+"""Ids in the Qwen2.5 vocabulary (tokenizer_config.json of Qwen2.5-Coder; ../shared/MODELS.md)."""
+
+STOP_TOKEN_IDS: frozenset[int] = frozenset(
+    {151643, 151645, 151659, 151660, 151661, 151662, 151663, 151664}
+)
+"""End of text, end of an instruct turn, and every FIM/repo control token."""
+
+_SPECIAL_TEXT = re.compile(r"<\|[a-z_]+\|>")
+
+
+class Tokenizer(Protocol):
+    """The part of a tokenizer that prompts need."""
+
+    def encode(self, text: str) -> list[int]:
+        """Return the ids of `text`, without adding any special token."""
+        ...
+
+    def token_to_id(self, token: str) -> int | None:
+        """Return the id of a single token, or None if the vocabulary lacks it."""
+        ...
+
+
+class SpecialTokenError(ValueError):
+    """The tokenizer does not encode Qwen2.5-Coder's control tokens as expected."""
+
+
+def check_special_tokens(tokenizer: Tokenizer) -> None:
+    """Raise `SpecialTokenError` unless every control token is the expected single id."""
+    problems = []
+    for token, expected in SPECIAL_TOKEN_IDS.items():
+        got = tokenizer.token_to_id(token)
+        if got != expected:
+            problems.append(f"{token} is {got}, expected {expected}")
+    if problems:
+        raise SpecialTokenError(
+            "tokenizer is not a Qwen2.5 tokenizer: " + "; ".join(problems)
+        )
+
+
+def encode_text(tokenizer: Tokenizer, text: str) -> list[int]:
+    """Encode document text so that a literal control token in it stays plain text."""
+    ids: list[int] = []
+    start = 0
+    for match in _SPECIAL_TEXT.finditer(text):
+        if match.group() not in SPECIAL_TOKEN_IDS and tokenizer.token_to_id(match.group()) is None:
+            continue
+        # Split after "<" so the added-token matcher cannot see the whole string.
+        ids += tokenizer.encode(text[start : match.start() + 1])
+        start = match.start() + 1
+    ids += tokenizer.encode(text[start:])
+    return ids
+
+
+@dataclass(frozen=True)
+class PromptFile:
+    """A context file as it enters the prompt."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt: the token ids the model reads, plus what went into them."""
+
+    ids: tuple[int, ...]
+    prefix: str
+    """The part of the text before the cursor that was kept."""
+    suffix: str
+    """The part of the text after the cursor that was kept."""
+    section_tokens: Mapping[str, int]
+    """Tokens spent per section: context, prefix, suffix, control."""
+
+    @property
+    def text(self) -> str:
+        """Readable form for logs: ids are authoritative."""
+        return f"{FIM_PREFIX}{self.prefix}{FIM_SUFFIX}{self.suffix}{FIM_MIDDLE}"
+
+
+def keep_tail(tokenizer: Tokenizer, text: str, budget: int) -> tuple[str, list[int]]:
+    """Keep the longest run of whole lines at the end of `text` that fits in `budget` tokens."""
+    return _keep_lines(tokenizer, text, budget, lambda lines, k: lines[len(lines) - k :])
+
+
+def keep_head(tokenizer: Tokenizer, text: str, budget: int) -> tuple[str, list[int]]:
+    """Keep the longest run of whole lines at the start of `text` that fits in `budget` tokens."""
+    return _keep_lines(tokenizer, text, budget, lambda lines, k: lines[:k])
+
+
+def _keep_lines(
+    tokenizer: Tokenizer,
+    text: str,
+    budget: int,
+    take: Callable[[list[str], int], list[str]],
+) -> tuple[str, list[int]]:
+    ids = encode_text(tokenizer, text)
+    if len(ids) <= budget:
+        return text, ids
+    lines = text.splitlines(keepends=True)
+    best: tuple[str, list[int]] = ("", [])
+    low, high = 0, len(lines) - 1  # the whole text is known not to fit
+    while low <= high:  # binary search on how many lines to keep
+        mid = (low + high) // 2
+        kept = "".join(take(lines, mid))
+        kept_ids = encode_text(tokenizer, kept)
+        if len(kept_ids) <= budget:
+            best = (kept, kept_ids)
+            low = mid + 1
+        else:
+            high = mid - 1
+    return best
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    """Qwen2.5-Coder fill-in-the-middle, file level or repository level."""
+
+    max_prompt_tokens: int = 1536
+    """Upper bound on the prompt length in tokens, control tokens included."""
+    suffix_share: float = 0.25
+    """Share of the current file's budget reserved for text after the cursor."""
+    context_share: float = 0.35
+    """Share of the whole budget offered to other files when there are any."""
+
+    def render(
+        self,
+        tokenizer: Tokenizer,
+        prefix: str,
+        suffix: str,
+        *,
+        path: str = "untitled.py",
+        repo_name: str = "",
+        context_files: Sequence[PromptFile] = (),
+    ) -> Prompt:
+        """Build the prompt ids, keeping the lines nearest the cursor within the budget."""
+        sid = SPECIAL_TOKEN_IDS
+        repo_level = bool(context_files)
+        repo_head: list[int] = []
+        file_head: list[int] = []
+        if repo_level:
+            repo_head = [sid[REPO_NAME], *encode_text(tokenizer, f"{repo_name or 'workspace'}\n")]
+            file_head = [sid[FILE_SEP], *encode_text(tokenizer, f"{path}\n")]
+        control = 3 + len(repo_head) + len(file_head)
+        available = self.max_prompt_tokens - control
+        if available <= 0:
+            raise ValueError(f"max_prompt_tokens={self.max_prompt_tokens} leaves no room for text")
+        file_budget = available - int(available * self.context_share) if repo_level else available
+
+        suffix_text, suffix_ids = keep_head(tokenizer, suffix, int(file_budget * self.suffix_share))
+        prefix_text, prefix_ids = keep_tail(tokenizer, prefix, file_budget - len(suffix_ids))
+        if len(suffix_ids) < len(encode_text(tokenizer, suffix)):
+            # Prefix did not use its share: give the rest back to the suffix.
+            spare = file_budget - len(prefix_ids)
+            suffix_text, suffix_ids = keep_head(tokenizer, suffix, spare)
+
+        context_ids = self._context_ids(
+            tokenizer, context_files, available - len(prefix_ids) - len(suffix_ids)
+        )
+        ids = [
+            *repo_head,
+            *context_ids,
+            *file_head,
+            sid[FIM_PREFIX],
+            *prefix_ids,
+            sid[FIM_SUFFIX],
+            *suffix_ids,
+            sid[FIM_MIDDLE],
+        ]
+        assert len(ids) <= self.max_prompt_tokens, (len(ids), self.max_prompt_tokens)
+        sections = {
+            "context": len(context_ids),
+            "prefix": len(prefix_ids),
+            "suffix": len(suffix_ids),
+            "control": control,
+        }
+        return Prompt(tuple(ids), prefix_text, suffix_text, sections)
+
+    def _context_ids(
+        self, tokenizer: Tokenizer, files: Sequence[PromptFile], budget: int
+    ) -> list[int]:
+        """Other files, most relevant nearest the current file; the least relevant dropped."""
+        chunks: list[list[int]] = []
+        for file in reversed(files):
+            head = [SPECIAL_TOKEN_IDS[FILE_SEP], *encode_text(tokenizer, f"{file.path}\n")]
+            room = budget - len(head) - 1
+            if room <= 0:
+                break
+            text, ids = keep_head(tokenizer, file.text.rstrip("\n") + "\n", room)
+            if not ids:
+                break
+            chunk = head + ids
+            chunks.append(chunk)
+            budget -= len(chunk)
+        return [tok for chunk in reversed(chunks) for tok in chunk]
