@@ -4,35 +4,35 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 
-from validators.syntax import python_parser
+from codegen.postprocess.lexing import scan
 
-_SINGLE_LINE_NODES = frozenset({"string", "string_content", "comment", "interpolation"})
-_CLOSERS = frozenset(")]}:,;\"' \t")
+
+@lru_cache(maxsize=16)
+def _end_state(prefix: str) -> tuple[str, bool]:
+    """Return (open string delimiter, inside a comment) at the end of `prefix`."""
+    state = scan(prefix)
+    return state.quote, state.in_comment
+
+
+def in_string_or_comment(text: str, offset: int) -> bool:
+    """Tell whether the cursor at `offset` sits inside a string literal or a comment."""
+    quote, in_comment = _end_state(text[:offset])
+    return bool(quote) or in_comment
 
 
 def is_single_line(text: str, offset: int) -> bool:
-    """True when the cursor has code after it on its line, or sits in a string or comment.
+    """Tell whether the cursor has code after it on its line, or sits in a string or comment.
 
     Closing brackets and quotes alone after the cursor (``foo(|)``) still allow one line of
-    completion but never several.
+    completion but never several. A triple-quoted string (a docstring) may continue over lines.
     """
     line_suffix = text[offset:].split("\n", 1)[0]
     if line_suffix.strip():
         return True
-    source = text.encode("utf-8")
-    byte = len(text[:offset].encode("utf-8"))
-    tree = python_parser().parse(source)
-    node = tree.root_node.descendant_for_byte_range(max(byte - 1, 0), max(byte - 1, 0))
-    while node is not None:
-        if node.type in _SINGLE_LINE_NODES and node.end_byte >= byte and node.start_byte < byte:
-            # A docstring or multi-line string may continue over lines.
-            body = source[node.start_byte : node.end_byte]
-            if node.type == "string" and (body.startswith(b'"""') or body.startswith(b"'''")):
-                return False
-            return node.type != "string" or b"\n" not in body
-        node = node.parent
-    return False
+    quote, in_comment = _end_state(text[:offset])
+    return in_comment or len(quote) == 1
 
 
 _INDENT = re.compile(r"^([ \t]+)\S", re.MULTILINE)

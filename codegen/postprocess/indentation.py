@@ -1,0 +1,65 @@
+"""Re-indent a completion to the file's indentation step."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from codegen.postprocess.base import FilterContext
+from codegen.postprocess.lexing import indentation, opens_block, previous_line, scan
+from codegen.types import Candidate
+
+
+def normalize_indentation(candidate: Candidate, ctx: FilterContext) -> Candidate | None:
+    """Indent a block typed at column 0 and re-indent nested lines with `ctx.indent_unit`."""
+    text = _indent_from_column_zero(candidate.insert, ctx)
+    text = _reindent(text, ctx)
+    return candidate if text == candidate.insert else replace(candidate, insert=text)
+
+
+def _indent_from_column_zero(text: str, ctx: FilterContext) -> str:
+    """Indent every line into the opened block when the cursor and completion sit at column 0."""
+    above = previous_line(ctx.prefix)
+    if ctx.line_prefix or not text.strip() or text[0].isspace() or not opens_block(above):
+        return text
+    body = indentation(above) + ctx.indent_unit
+    return "\n".join(body + line if line.strip() else line for line in text.split("\n"))
+
+
+def _reindent(text: str, ctx: FilterContext) -> str:
+    """Rewrite the indentation of continuation lines in steps of `ctx.indent_unit`.
+
+    Lines are read relative to the cursor line's indentation; the model's step is the
+    smallest relative indentation in spaces, and a tab is one step. Lines inside brackets or
+    strings (hanging indents, docstrings) and lines that dedent are left alone.
+    """
+    lines = text.split("\n")
+    if len(lines) < 2:
+        return text
+    base = indentation(ctx.line_prefix if ctx.line_prefix else lines[0])
+    unit = ctx.indent_unit
+    starts = scan(ctx.line_prefix + text).line_starts
+    relative: dict[int, str] = {}
+    for index in range(1, len(lines)):
+        ws = indentation(lines[index])
+        if not lines[index].strip() or not starts[index]:
+            continue
+        if ws.startswith(base) and ws != base:
+            relative[index] = ws[len(base) :]
+        elif ws and ws == "\t" * len(ws) and unit != "\t":
+            # A model indenting with tabs only, in a file indented with spaces.
+            lines[index] = unit * len(ws) + lines[index].lstrip("\t")
+    spaces = [len(r) for r in relative.values() if "\t" not in r]
+    step = min(spaces, default=0)
+    if step and any(width % step for width in spaces):
+        step = 0
+    uses_tabs = any("\t" in r for r in relative.values())
+    if unit == " " * step and not uses_tabs or (unit == "\t" and not spaces):
+        return "\n".join(lines)
+    for index, rel in relative.items():
+        tabs = rel.count("\t")
+        blanks = len(rel) - tabs
+        if blanks and (not step or blanks % step):
+            continue
+        levels = tabs + (blanks // step if step else 0)
+        lines[index] = base + unit * levels + lines[index].lstrip(" \t")
+    return "\n".join(lines)

@@ -1,0 +1,75 @@
+"""Cut a completion where it starts repeating the text after the cursor."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from codegen.postprocess.base import FilterContext
+from codegen.types import Candidate
+
+_CLOSERS = frozenset(")]}\"'")
+_PAIRS = (("(", ")"), ("[", "]"), ("{", "}"))
+
+
+def trim_suffix_overlap(candidate: Candidate, ctx: FilterContext) -> Candidate | None:
+    """Drop a repeat of the rest of the cursor's line and of the lines after the cursor."""
+    text = _trim_line_tail(candidate.insert, ctx.line_suffix)
+    text = _trim_repeated_lines(text, ctx)
+    if text == candidate.insert:
+        return candidate
+    if not text.strip():
+        return None
+    return replace(candidate, insert=text)
+
+
+def _closes_unopened(line: str, tail: str) -> bool:
+    """Tell whether `line` closes a bracket or a quote (one of `tail`) that it did not open."""
+    if any(line.count(close) > line.count(open_) for open_, close in _PAIRS):
+        return True
+    return any(q in tail and line.count(q) % 2 == 1 for q in "\"'")
+
+
+def _trim_line_tail(text: str, line_suffix: str) -> str:
+    """Drop the end of the first line when it repeats the rest of the cursor's line.
+
+    A tail of closing brackets or quotes only counts as a repeat when the completion does
+    not open them itself: in ``print(|)`` the ``)`` of ``x)`` repeats, that of ``f(x)`` not.
+    """
+    tail = line_suffix.strip()
+    first, newline, rest = text.partition("\n")
+    body = first.rstrip()
+    if not tail or not body.endswith(tail):
+        return text
+    if set(tail) <= _CLOSERS and not _closes_unopened(body, tail):
+        return text
+    cut = body[: len(body) - len(tail)]
+    if line_suffix[:1].isspace():
+        cut = cut.rstrip()
+    return cut + newline + rest
+
+
+def _trim_repeated_lines(text: str, ctx: FilterContext) -> str:
+    """Cut before the completion line where the lines after the cursor start over.
+
+    Several lines must keep matching (ignoring indentation); a single last line must match
+    exactly, indentation included (an extra closing line).
+    """
+    following = [line for line in ctx.suffix.split("\n")[1:] if line.strip()]
+    if not following:
+        return text
+    lines = text.split("\n")
+    whole = [ctx.line_prefix + lines[0], *lines[1:]]
+    start = 0 if not ctx.line_prefix.strip() else 1
+    for index in range(start, len(lines)):
+        if whole[index].strip() != following[0].strip():
+            continue
+        repeated = [line for line in whole[index:] if line.strip()]
+        if len(repeated) == 1:
+            matches = whole[index].rstrip() == following[0].rstrip()
+        else:
+            matches = [line.strip() for line in repeated] == [
+                line.strip() for line in following[: len(repeated)]
+            ]
+        if matches:
+            return "\n".join(lines[:index]).rstrip()
+    return text

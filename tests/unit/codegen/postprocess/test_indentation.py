@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from codegen.postprocess.base import FilterContext
+from codegen.postprocess.indentation import normalize_indentation
+from codegen.types import Candidate
+
+
+def apply(marked: str, raw: str, unit: str = "    ") -> str:
+    offset = marked.index("║")
+    ctx = FilterContext(marked.replace("║", ""), offset, single_line=False, indent_unit=unit)
+    result = normalize_indentation(Candidate(raw, raw, offset), ctx)
+    assert result is not None
+    return result.insert
+
+
+BODY = "def f(xs):\n    ║\n"
+
+
+@pytest.mark.parametrize(
+    ("marked", "raw", "unit", "expected"),
+    [
+        # Already in the file's step: unchanged.
+        (BODY, "for x in xs:\n        print(x)", "    ", "for x in xs:\n        print(x)"),
+        # A 2-space model in a 4-space file, nesting kept.
+        (
+            BODY,
+            "for x in xs:\n      if x:\n        print(x)\n    return xs",
+            "    ",
+            "for x in xs:\n        if x:\n            print(x)\n    return xs",
+        ),
+        # Tabs relative to the cursor's indentation become the file's step.
+        (BODY, "for x in xs:\n    \tprint(x)", "    ", "for x in xs:\n        print(x)"),
+        # Tabs only, in a space-indented file.
+        (BODY, "for x in xs:\n\t\tprint(x)", "    ", "for x in xs:\n        print(x)"),
+        # Four spaces in a tab-indented file.
+        ("def f(xs):\n\t║\n", "if xs:\n\t    return 1", "\t", "if xs:\n\t\treturn 1"),
+        # A 2-space file keeps a 2-space model as is.
+        ("def f(xs):\n  ║\n", "if xs:\n    return 1", "  ", "if xs:\n    return 1"),
+        # Hanging indents inside brackets are alignment, not nesting.
+        (BODY, "y = g(1,\n          2)", "    ", "y = g(1,\n          2)"),
+        # Uneven steps are left alone rather than guessed.
+        (BODY, "if xs:\n      a = 1\n       b = 2", "    ", "if xs:\n      a = 1\n       b = 2"),
+        # A block typed at column 0 under a def is indented into the body.
+        ("def f(xs):\n║\n", "y = 1\nreturn y", "    ", "    y = 1\n    return y"),
+        # At column 0 with indentation already there, nothing changes.
+        ("def f(xs):\n║\n", "    return xs", "    ", "    return xs"),
+        # A single line is untouched.
+        (BODY, "return xs", "    ", "return xs"),
+    ],
+)
+def test_normalize_indentation(marked: str, raw: str, unit: str, expected: str) -> None:
+    assert apply(marked, raw, unit) == expected
