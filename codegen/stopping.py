@@ -44,7 +44,9 @@ class StopOnEvent:
         return FinishReason.CANCELLED if self.event.is_set() else None
 
 
-def first_reason(checks: tuple[StopCheck, ...], generated: list[int], text: str) -> FinishReason | None:
+def first_reason(
+    checks: tuple[StopCheck, ...], generated: list[int], text: str
+) -> FinishReason | None:
     """Run the checks in order and return the first reason to stop."""
     for check in checks:
         if (reason := check(generated, text)) is not None:

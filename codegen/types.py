@@ -96,7 +96,7 @@ class Candidate:
     insert: str
     raw: str
     end: int
-    """End of the replaced range; equals the cursor offset unless the rest of the line is replaced."""
+    """End of the replaced range: the cursor, unless the rest of the line is replaced."""
     logprob: float | None = None
     finish_reason: FinishReason = FinishReason.STOP_TOKEN
     verdicts: tuple[Verdict, ...] = ()

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=[handler],
     )
+    if verbose < 2:  # pygls logs whole messages (documents, completions) at INFO
+        logging.getLogger("pygls").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
             serve(args)

@@ -21,10 +21,10 @@ class ValidatorSettings:
 
 @attrs.frozen
 class Settings:
-    """Everything a client can configure, through `initializationOptions` or `didChangeConfiguration`."""
+    """What a client can configure (`initializationOptions`, `didChangeConfiguration`)."""
 
     model: str = ""
-    """Model spec (hub id, directory, .gguf, pypi:..., random:tiny, replay:FILE); empty = default."""
+    """Model spec: hub id, directory, .gguf, pypi:..., random:tiny, replay:FILE; empty = default."""
     device: str = "auto"
     """"auto" (GPU when available), "cpu", "cuda" or "cuda:N"."""
     max_new_tokens: int = attrs.field(default=64, validator=attrs.validators.in_(range(1, 2049)))

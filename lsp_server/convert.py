@@ -84,7 +84,9 @@ def to_lsp_completion_item(
     start = word_start(document.source, offset)
     new_text = document.source[start:offset] + candidate.insert
     label = new_text.strip().split("\n", 1)[0] or new_text
-    edit_range = types.Range(to_lsp_position(document, start), to_lsp_position(document, candidate.end))
+    edit_range = types.Range(
+        to_lsp_position(document, start), to_lsp_position(document, candidate.end)
+    )
     return types.CompletionItem(
         label=label,
         kind=types.CompletionItemKind.Snippet,

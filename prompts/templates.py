@@ -1,8 +1,8 @@
-"""Qwen2.5-Coder fill-in-the-middle prompts, budgeted in real tokens.
+r"""Qwen2.5-Coder fill-in-the-middle prompts, budgeted in real tokens.
 
 Token format from the Qwen2.5-Coder technical report (arXiv 2409.12186, section 3) and
 model card: file level ``<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>``; repository level
-``<|repo_name|>R\\n<|file_sep|>path\\ncontent\\n ... <|file_sep|>path\\n`` followed by the
+``<|repo_name|>R\n<|file_sep|>path\ncontent\n ... <|file_sep|>path\n`` followed by the
 file-level FIM of the current file. Text is encoded piece by piece and the control tokens
 are inserted as ids, so truncation can never split a special token and no document text
 can turn into one.

