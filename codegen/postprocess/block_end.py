@@ -11,30 +11,44 @@ from codegen.types import Candidate
 
 _TOP_LEVEL = re.compile(r"(?:async\s+def|def|class)\b|@")
 _DEF = re.compile(r"\s*(?:async\s+)?def\b")
-_CLAUSE = re.compile(r"\s*(?:else|elif|except|finally)\b")
+_CLAUSE = re.compile(r"\s*(?:else|elif|except|finally|case)\b")
+_TERMINATOR = re.compile(r"\s*(?:return|raise|continue|break)\b")
 _LOOKBACK = 2000
 """How many lines above the cursor to search for an enclosing `def`."""
 
 
 def cut_at_block_end(candidate: Candidate, ctx: FilterContext) -> Candidate | None:
-    """Cut before the first line that dedents out of the cursor's block or starts a new def."""
+    """Cut before the first line that leaves the cursor's block, starts a new def, or is dead.
+
+    A statement after `return`/`raise`/`continue`/`break` at the same indentation can never
+    run; instruct models put "# Example usage:" lines there.
+    """
     lines = candidate.insert.split("\n")
     if len(lines) < 2:
         return candidate
     floor, opener = _block_floor(ctx, lines[0])
     in_function = floor > 0 and _inside_function(ctx.prefix, floor)
     starts = scan(ctx.line_prefix + candidate.insert).line_starts
+    terminated = _terminator_width(ctx.line_prefix + lines[0])
     for index in range(1, len(lines)):
         line = lines[index]
         if not line.strip() or not starts[index]:
             continue
         width = indent_width(line)
         if width == opener and _CLAUSE.match(line):
+            terminated = None
             continue
-        if width < floor or (in_function and width == 0 and _TOP_LEVEL.match(line)):
+        dead = terminated is not None and width == terminated and not _CLAUSE.match(line)
+        terminated = _terminator_width(line)
+        if dead or width < floor or (in_function and width == 0 and _TOP_LEVEL.match(line)):
             kept = "\n".join(lines[:index]).rstrip()
             return replace(candidate, insert=kept) if kept.strip() else None
     return candidate
+
+
+def _terminator_width(line: str) -> int | None:
+    """Indentation of a `return`/`raise`/`continue`/`break` line, else None."""
+    return indent_width(line) if _TERMINATOR.match(line) else None
 
 
 def _block_floor(ctx: FilterContext, first: str) -> tuple[int, int | None]:

@@ -17,6 +17,18 @@ def apply(marked: str, raw: str) -> str | None:
 @pytest.mark.parametrize(
     ("marked", "raw", "expected"),
     [
+        # Code after a return at the same indentation is dead: cut it.
+        (
+            "def f(n):\n    if n < 2:\n        return n\n    ║\n",
+            "return f(n - 1) + f(n - 2)\n\n    # Example usage:\n    print(f(10))",
+            "return f(n - 1) + f(n - 2)",
+        ),
+        # A return inside a branch does not end the code after the branch.
+        (
+            "def f(x):\n    ║\n",
+            "if x:\n        return 1\n    y = 2\n    return y",
+            "if x:\n        return 1\n    y = 2\n    return y",
+        ),
         # A single line is never cut.
         ("def f():\n    ║\n", "return 1", "return 1"),
         # A line dedenting out of the function body ends the completion.
