@@ -7,6 +7,7 @@ real tokenizer) and ``replay:<file.jsonl>`` (recorded outputs; no model at all).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -278,13 +280,9 @@ def _convert_gguf(gguf_path: Path, cache: Path, target: Path | None = None) -> P
     model.load_state_dict(quantized.state_dict(), assign=True)
     model.tie_weights()
     model = model.to(torch.bfloat16)
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.replace(target)
+    with _staging(target) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return target
 
 
@@ -296,18 +294,32 @@ def _build_random(name: str, cache: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config
 
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    fetch_tokenizer(tmp)
-    torch.manual_seed(0)
-    auto: Any = AutoModelForCausalLM
-    model = auto.from_config(Qwen2Config(**RANDOM_CONFIGS[name]))
-    model.save_pretrained(tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.replace(target)
+    with _staging(target) as tmp:
+        fetch_tokenizer(tmp)
+        torch.manual_seed(0)
+        auto: Any = AutoModelForCausalLM
+        model = auto.from_config(Qwen2Config(**RANDOM_CONFIGS[name]))
+        model.save_pretrained(tmp)
     return target
+
+
+@contextlib.contextmanager
+def _staging(target: Path) -> Iterator[Path]:
+    """Yield a private folder that becomes `target` atomically; a concurrent winner is kept."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not (target / "config.json").is_file():
+        shutil.rmtree(target)  # left over from an older, interrupted layout
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def fetch_tokenizer(out_dir: Path) -> None:

@@ -13,10 +13,17 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from codegen.model import parse_spec, pull
 from tests.conftest import WORKSPACE
 
 CLIENTS = ["visual_studio_code", "neovim"]
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "lsp_server", "serve", "-v"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_model_cached() -> None:
+    """Build the random:tiny model (and fetch its tokenizer) once, before any server needs it."""
+    pull(parse_spec("random:tiny"))
 
 
 def plain(value: Any) -> Any:
@@ -34,7 +41,7 @@ async def status(client: LanguageClient) -> dict[str, Any]:
     return result
 
 
-async def wait_for_state(client: LanguageClient, *states: str, timeout: float = 90.0) -> str:
+async def wait_for_state(client: LanguageClient, *states: str, timeout: float = 240.0) -> str:
     """Poll `vetted/status` until the model state is one of `states`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

@@ -1,0 +1,419 @@
+"""Fill-in-the-middle benchmark: HumanEval single-line infilling, raw model vs. the pipeline.
+
+For each case the document is ``prompt + suffix`` with the cursor at ``len(prompt)`` (the
+hole line removed), sent through the product's `Pipeline` exactly as the editor would. A
+recording wrapper around the backend keeps the raw generation of the very same call, so
+both rows of the table score one generation per case:
+
+* raw:    ``prompt + generations[0].text + suffix``
+* vetted: ``text[:offset] + items[0].insert + text[items[0].end:]`` (no item: not shown)
+
+Scoring rules (the same for both rows; percentages are over all cases run):
+
+* exact match: the program equals ``prompt + canonical_solution + suffix`` after stripping
+  trailing whitespace from every line and blank lines from the end;
+* pass@1: ``program + test + check(entry_point)`` exits 0 in an isolated subprocess
+  (``python -I -c``, temporary cwd, 10 s timeout);
+* parses: ``ast.parse(program)`` succeeds;
+* a case with no suggestion shown (raw: an empty or blank output) fails all three.
+
+Subset: ``sorted(random.Random(0).sample(range(1033), CASES))`` indices of the file;
+``--limit K`` runs the first K of that subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import gzip
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codegen.backends import Backend, load_backend
+from codegen.generate import OnText, SamplingParams
+from codegen.model import parse_spec
+from codegen.pipeline import Pipeline
+from codegen.postprocess.scope import is_single_line
+from codegen.types import CompletionRequest, Generation
+from prompts.templates import Prompt, Tokenizer
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+DATA_FILE = Path("humaneval") / "HumanEval-SingleLineInfilling.jsonl.gz"
+SUBSET_SEED = 0
+TEST_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Case:
+    """One infilling task: the hole is `canonical` between `prompt` and `suffix`."""
+
+    index: int
+    task_id: str
+    prompt: str
+    suffix: str
+    canonical: str
+    test: str
+    entry_point: str
+
+
+class RecordingBackend:
+    """Delegates to a real backend and keeps the raw generations of the last call."""
+
+    def __init__(self, inner: Backend) -> None:
+        """Wrap `inner`."""
+        self.inner = inner
+        self.description: str = inner.description
+        self.last: list[Generation] = []
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        """The wrapped backend's tokenizer."""
+        return self.inner.tokenizer
+
+    def generate(
+        self,
+        prompt: Prompt | None,
+        params: SamplingParams,
+        *,
+        single_line: bool,
+        cancel: threading.Event,
+        on_text: OnText | None = None,
+    ) -> list[Generation]:
+        """Generate with the wrapped backend and record what it returned."""
+        self.last = self.inner.generate(
+            prompt, params, single_line=single_line, cancel=cancel, on_text=on_text
+        )
+        return self.last
+
+
+@dataclass
+class Score:
+    """How one program (raw or vetted) did on one case."""
+
+    shown: bool
+    exact: bool = False
+    passed: bool = False
+    parses: bool = False
+
+
+@dataclass
+class Record:
+    """Everything measured on one case; one JSON line of `--out`."""
+
+    index: int
+    task_id: str
+    canonical: str
+    single_line: bool
+    raw_text: str
+    raw_finish: str
+    raw_tokens: int
+    raw: Score
+    vetted_insert: str | None
+    vetted_replaces: str | None
+    """Document text the vetted item replaces after the cursor ("" when it only inserts)."""
+    applied: list[str]
+    discarded: list[dict[str, Any]]
+    vetted: Score
+    latency_ms: float
+    """Wall time of `Pipeline.complete`."""
+    timings_ms: dict[str, float]
+    prompt_tokens: int
+    raw_repeats_suffix_line: bool
+    raw_multiline: bool
+    reference_passed: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def load_cases(data_dir: Path) -> list[Case]:
+    """Read every record of the single-line infilling file."""
+    path = data_dir / DATA_FILE
+    if not path.is_file():
+        raise SystemExit(f"fim: data file not found: {path} (use --data DIR)")
+    cases: list[Case] = []
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for index, line in enumerate(handle):
+            row = json.loads(line)
+            cases.append(
+                Case(
+                    index,
+                    row["task_id"],
+                    row["prompt"],
+                    row["suffix"],
+                    row["canonical_solution"],
+                    row["test"],
+                    row["entry_point"],
+                )
+            )
+    return cases
+
+
+def pick_subset(cases: Sequence[Case], count: int) -> list[Case]:
+    """Deterministic subset: `random.Random(0).sample` of the indices, in file order."""
+    count = min(count, len(cases))
+    chosen = sorted(random.Random(SUBSET_SEED).sample(range(len(cases)), count))
+    return [cases[i] for i in chosen]
+
+
+def normalize(program: str) -> str:
+    """Strip trailing whitespace of each line and trailing blank lines."""
+    return "\n".join(line.rstrip() for line in program.split("\n")).rstrip("\n")
+
+
+def parses(program: str) -> bool:
+    """Tell whether `ast.parse` accepts the program."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(program)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def run_tests(program: str, case: Case) -> bool:
+    """Run the program and the case's hidden tests in an isolated subprocess."""
+    source = program + "\n" + case.test + f"\ncheck({case.entry_point})\n"
+    with tempfile.TemporaryDirectory(prefix="fim-") as cwd:
+        try:
+            completed = subprocess.run(
+                [sys.executable, "-I", "-c", source],
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=TEST_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return False
+    return completed.returncode == 0
+
+
+def score(program: str | None, case: Case) -> Score:
+    """Score one program against the reference and the tests; None means nothing shown."""
+    if program is None:
+        return Score(shown=False)
+    reference = case.prompt + case.canonical + case.suffix
+    return Score(
+        shown=True,
+        exact=normalize(program) == normalize(reference),
+        passed=run_tests(program, case),
+        parses=parses(program),
+    )
+
+
+def repeats_suffix_line(raw: str, suffix: str) -> bool:
+    """Tell whether a raw output contains the first non-blank line after the hole."""
+    following = next((line.strip() for line in suffix.split("\n") if line.strip()), "")
+    return bool(following) and any(line.strip() == following for line in raw.split("\n"))
+
+
+def run_case(pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens: int) -> Record:
+    """Complete one case through the pipeline and score raw and vetted outputs."""
+    text = case.prompt + case.suffix
+    offset = len(case.prompt)
+    request = CompletionRequest(
+        text=text,
+        offset=offset,
+        path=f"{case.task_id.replace('/', '_')}.py",
+        max_new_tokens=tokens,
+        trigger="invoked",
+    )
+    recorder.last = []
+    started = time.perf_counter()
+    result = pipeline.complete(request)
+    latency = time.perf_counter() - started
+    notes: list[str] = []
+    if recorder.last:
+        generation = recorder.last[0]
+    else:
+        generation = Generation("", None)
+        notes.append("backend returned no generation")
+    raw_program = case.prompt + generation.text + case.suffix
+    raw_score = score(raw_program if generation.text.strip() else None, case)
+    item = result.items[0] if result.items else None
+    vetted_program = None if item is None else text[:offset] + item.insert + text[item.end :]
+    discarded = [
+        {
+            "insert": c.insert,
+            "applied": list(c.applied),
+            "verdicts": [asdict(v) for v in c.verdicts if not v.ok],
+        }
+        for c in result.discarded
+    ]
+    timings = result.timings
+    return Record(
+        index=case.index,
+        task_id=case.task_id,
+        canonical=case.canonical,
+        single_line=is_single_line(text, offset),
+        raw_text=generation.text,
+        raw_finish=generation.finish_reason.value,
+        raw_tokens=generation.tokens,
+        raw=raw_score,
+        vetted_insert=None if item is None else item.insert,
+        vetted_replaces=None if item is None else text[offset : item.end],
+        applied=[] if item is None else list(item.applied),
+        discarded=discarded,
+        vetted=score(vetted_program, case),
+        latency_ms=latency * 1000,
+        timings_ms={
+            "prompt": timings.prompt * 1000,
+            "generate": timings.generate * 1000,
+            "postprocess": timings.postprocess * 1000,
+            "validate": timings.validate * 1000,
+        },
+        prompt_tokens=timings.prompt_tokens,
+        raw_repeats_suffix_line=repeats_suffix_line(generation.text, case.suffix),
+        raw_multiline=len([ln for ln in generation.text.split("\n") if ln.strip()]) > 1,
+        reference_passed=run_tests(case.prompt + case.canonical + case.suffix, case),
+        notes=notes,
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank style percentile (linear interpolation), 0 for no values."""
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return cuts[int(q) - 1]
+
+
+def share(flags: Sequence[bool]) -> str:
+    """Format a share of true flags as a percentage with the count."""
+    if not flags:
+        return "n/a"
+    return f"{100 * sum(flags) / len(flags):.1f} ({sum(flags)})"
+
+
+def markdown_table(records: Sequence[Record]) -> str:
+    """The results table: raw vs. post-processed + validated."""
+    generate_ms = [r.timings_ms["generate"] for r in records]
+    pipeline_ms = [r.latency_ms for r in records]
+    rows = [
+        ("raw model output", [r.raw for r in records], generate_ms, " (generation only)"),
+        ("post-processed + validated", [r.vetted for r in records], pipeline_ms, ""),
+    ]
+    lines = [
+        "| output | exact match % | pass@1 % | parses % | shown % | latency p50 / p90 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, scores, latencies, note in rows:
+        lines.append(
+            f"| {name} | {share([s.exact for s in scores])} | "
+            f"{share([s.passed for s in scores])} | {share([s.parses for s in scores])} | "
+            f"{share([s.shown for s in scores])} | "
+            f"{percentile(latencies, 50):.0f} / {percentile(latencies, 90):.0f}{note} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(records: Sequence[Record]) -> str:
+    """Counts behind the table: what post-processing changed and why items were dropped."""
+    n = len(records)
+    shown = [r for r in records if r.vetted.shown]
+    applied = Counter(name for r in records for name in r.applied)
+    dropped = Counter(
+        (v["check"] + ": " + v["reason"])
+        for r in records
+        for d in r.discarded
+        for v in d["verdicts"]
+    )
+    finish = Counter(r.raw_finish for r in records)
+    lost = sum(r.raw.passed and not r.vetted.passed for r in records)
+    gained = sum(r.vetted.passed and not r.raw.passed for r in records)
+    stages = {
+        key: statistics.median(r.timings_ms[key] for r in records)
+        for key in ("prompt", "generate", "postprocess", "validate")
+    }
+    lines = [
+        f"cases: {n}; reference solutions pass: {sum(r.reference_passed for r in records)}/{n}",
+        f"raw finish reasons: {dict(finish)}",
+        f"cases scoped single-line by the pipeline: {sum(r.single_line for r in records)}/{n}",
+        f"raw outputs with >1 non-blank line: {sum(r.raw_multiline for r in records)}; "
+        f"repeating the first line after the hole: "
+        f"{sum(r.raw_repeats_suffix_line for r in records)}",
+        f"filters that changed the shown item: {dict(applied)}",
+        f"dropped candidates by reason: {dict(dropped)}",
+        f"pass@1 among shown: {share([r.vetted.passed for r in shown])}; "
+        f"raw pass@1 on the same cases: {share([r.raw.passed for r in shown])}",
+        f"raw passes lost by the pipeline: {lost}; vetted passes where raw failed: {gained}",
+        "median stage ms: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()),
+        f"mean prompt tokens: {statistics.mean(r.prompt_tokens for r in records):.0f}",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory")
+    parser.add_argument("--cases", type=int, default=200, help="subset size (seeded sample)")
+    parser.add_argument("--limit", type=int, default=None, help="run only the first K cases")
+    parser.add_argument("--model", default="pypi:qwen2.5-coder-0.5b-instruct")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out" / "fim.jsonl")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, write per-case records, print the table and a summary."""
+    args = parse_args(argv)
+    cases = pick_subset(load_cases(args.data), args.cases)
+    if args.limit is not None:
+        cases = cases[: args.limit]
+    spec = parse_spec(args.model)
+    started = time.perf_counter()
+    backend = load_backend(spec, device=args.device)
+    print(f"loaded {backend.description} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    recorder = RecordingBackend(backend)
+    pipeline = Pipeline(recorder)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    records: list[Record] = []
+    with args.out.open("w", encoding="utf-8") as out:
+        for number, case in enumerate(cases, 1):
+            record = run_case(pipeline, recorder, case, args.max_new_tokens)
+            records.append(record)
+            out.write(json.dumps(asdict(record)) + "\n")
+            out.flush()
+            print(
+                f"[{number}/{len(cases)}] {case.task_id} #{case.index}: "
+                f"raw pass={record.raw.passed} vetted shown={record.vetted.shown} "
+                f"pass={record.vetted.passed} {record.latency_ms:.0f} ms",
+                file=sys.stderr,
+                flush=True,
+            )
+    if not records:
+        print("no cases run", file=sys.stderr)
+        return 1
+    print(
+        f"FIM, HumanEval single-line infilling: {len(records)} cases "
+        f"(subset: sorted(random.Random({SUBSET_SEED}).sample(range(1033), {args.cases}))"
+        f"{f', first {args.limit}' if args.limit is not None else ''}); "
+        f"model {args.model} on {args.device}; max_new_tokens {args.max_new_tokens}\n"
+    )
+    print(markdown_table(records))
+    print()
+    print(summary(records))
+    print(f"\nper-case records: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
