@@ -68,8 +68,10 @@ def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings,
     bad value keeps its previous value; unknown fields are ignored.
     """
     current = base or Settings()
+    if raw is None or raw == []:  # Lua sends an empty table as []
+        return current, []
     if not isinstance(raw, dict):
-        return current, [] if raw is None else [f"settings must be an object, got {raw!r}"]
+        return current, [f"settings must be an object, got {raw!r}"]
     if isinstance(raw.get("vetted"), dict):
         raw = raw["vetted"]
     assert isinstance(raw, dict)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from codegen.backends import HFTokenizer
+
 WORKSPACE = Path(__file__).parent / "workspaces" / "demo"
 
 
@@ -46,3 +48,14 @@ def replay_file(tmp_path: Path) -> Path:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run end-to-end tests last, after the fast unit tests."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer() -> HFTokenizer:
+    """The real Qwen2 tokenizer (shipped with the cached random:tiny model)."""
+    from tokenizers import Tokenizer
+
+    from codegen.model import parse_spec, pull
+
+    directory = Path(pull(parse_spec("random:tiny")))
+    return HFTokenizer(Tokenizer.from_file(str(directory / "tokenizer.json")))

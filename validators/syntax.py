@@ -42,16 +42,53 @@ def count_syntax_errors(source: str) -> int:
             return count
 
 
-def ast_error(source: str) -> str | None:
-    """Return the `ast` syntax error message for `source`, or None when it parses."""
+@dataclass(frozen=True)
+class AstError:
+    """The first error `ast` reports."""
+
+    line: int
+    """1-based line of the error (0 when unknown)."""
+    message: str
+
+    def __str__(self) -> str:
+        """Return the message with its line."""
+        return f"line {self.line}: {self.message}"
+
+
+def ast_error(source: str) -> AstError | None:
+    """Return the first `ast` syntax error of `source`, or None when it parses."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ast.parse(source)
     except SyntaxError as exc:
-        return f"line {exc.lineno}: {exc.msg}"
+        return AstError(exc.lineno or 0, exc.msg)
     except (ValueError, RecursionError, MemoryError) as exc:
-        return str(exc)
+        return AstError(0, str(exc))
+    return None
+
+
+def _introduced_ast_error(splice: Splice) -> AstError | None:
+    """The `ast` error the candidate itself causes, if it can be told apart.
+
+    `ast` stops at the first error, so in a half-written document the check compares where
+    the first error is: one inside the inserted lines, or earlier than the document's own
+    first error, belongs to the candidate.
+    """
+    after = ast_error(splice.result)
+    if after is None:
+        return None
+    before = ast_error(splice.document)
+    if before is None:
+        return after
+    first = splice.document.count("\n", 0, splice.start) + 1
+    last = first + splice.text.count("\n")
+    shift = splice.text.count("\n") - splice.document.count("\n", splice.start, splice.end)
+    before_line = before.line + shift if before.line > first else before.line
+    if after.line < before_line:
+        return after
+    if first <= after.line <= last and (after.line, after.message) != (before_line, before.message):
+        return after
     return None
 
 
@@ -62,14 +99,13 @@ class SyntaxValidator:
     name: str = "syntax"
 
     def check(self, splice: Splice) -> Verdict:
-        """Fail when the splice adds tree-sitter errors, or breaks a document `ast` accepted."""
-        before_ast = ast_error(splice.document)
-        after_ast = ast_error(splice.result)
-        if before_ast is None and after_ast is not None:
-            return Verdict(self.name, False, "adds a syntax error", after_ast)
+        """Fail when the splice adds an `ast` error or more tree-sitter error nodes."""
+        introduced = _introduced_ast_error(splice)
+        if introduced is not None:
+            return Verdict(self.name, False, "adds a syntax error", str(introduced))
         before = count_syntax_errors(splice.document)
         after = count_syntax_errors(splice.result)
         if after > before:
-            detail = after_ast or f"{after - before} new tree-sitter error node(s)"
+            detail = f"{after - before} new tree-sitter error node(s)"
             return Verdict(self.name, False, "adds a syntax error", detail)
         return Verdict(self.name, True)

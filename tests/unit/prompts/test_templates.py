@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+
+from codegen.backends import HFTokenizer
+from prompts.templates import (
+    SPECIAL_TOKEN_IDS,
+    FimTemplate,
+    PromptFile,
+    SpecialTokenError,
+    check_special_tokens,
+    encode_text,
+)
+
+FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = 151659, 151660, 151661
+REPO_NAME, FILE_SEP = 151663, 151664
+
+
+def test_file_level_prompt_is_the_exact_qwen_fim_sequence(qwen_tokenizer: HFTokenizer) -> None:
+    prompt = FimTemplate().render(qwen_tokenizer, "def add(a, b):\n    ", "\n")
+    # 750 'def', 912 ' add', 2877 '(a', 11 ',', 293 ' b', 982 '):\n', 257 '    ', 198 '\n'
+    assert prompt.ids == (
+        FIM_PREFIX, 750, 912, 2877, 11, 293, 982, 257, FIM_SUFFIX, 198, FIM_MIDDLE,
+    )  # fmt: skip
+    assert prompt.section_tokens == {"context": 0, "prefix": 7, "suffix": 1, "control": 3}
+
+
+def test_repo_level_prompt_puts_other_files_first_and_the_current_file_last(
+    qwen_tokenizer: HFTokenizer,
+) -> None:
+    prompt = FimTemplate().render(
+        qwen_tokenizer,
+        "def add(a, b):\n    ",
+        "\n",
+        path="b.py",
+        repo_name="repo",
+        context_files=[PromptFile("a.py", "X = 1\n")],
+    )
+    # 23476 'repo'; 64 'a', 7197 '.py'; 55 'X', 284 ' =', 220 ' ', 16 '1'; 65 'b'
+    assert prompt.ids == (
+        REPO_NAME, 23476, 198,
+        FILE_SEP, 64, 7197, 198, 55, 284, 220, 16, 198,
+        FILE_SEP, 65, 7197, 198,
+        FIM_PREFIX, 750, 912, 2877, 11, 293, 982, 257, FIM_SUFFIX, 198, FIM_MIDDLE,
+    )  # fmt: skip
+
+
+def test_budget_keeps_the_lines_nearest_the_cursor(qwen_tokenizer: HFTokenizer) -> None:
+    prefix = "".join(f"line_{i} = {i}\n" for i in range(400))
+    suffix = "".join(f"after_{i} = {i}\n" for i in range(400))
+    template = FimTemplate(max_prompt_tokens=200)
+    prompt = template.render(qwen_tokenizer, prefix, suffix)
+    assert len(prompt.ids) <= 200
+    assert prefix.endswith(prompt.prefix) and prompt.prefix.startswith("line_")
+    assert suffix.startswith(prompt.suffix) and prompt.suffix.endswith("\n")
+    assert "line_399 = 399\n" in prompt.prefix and "after_0 = 0\n" in prompt.suffix
+    # The suffix gets its share; the prefix takes the rest.
+    assert prompt.section_tokens["suffix"] <= int(197 * 0.25)
+    assert prompt.section_tokens["prefix"] > prompt.section_tokens["suffix"]
+
+
+def test_short_prefix_leaves_room_for_a_longer_suffix(qwen_tokenizer: HFTokenizer) -> None:
+    suffix = "".join(f"after_{i} = {i}\n" for i in range(400))
+    prompt = FimTemplate(max_prompt_tokens=200).render(qwen_tokenizer, "x = 1\n", suffix)
+    assert prompt.section_tokens["suffix"] > int(197 * 0.25)
+    assert len(prompt.ids) <= 200
+
+
+def test_context_files_that_do_not_fit_are_dropped_least_relevant_first(
+    qwen_tokenizer: HFTokenizer,
+) -> None:
+    big = "".join(f"value_{i} = {i}\n" for i in range(300))
+    files = [PromptFile("old.py", big), PromptFile("near.py", "NEAR = 1\n")]
+    prompt = FimTemplate(max_prompt_tokens=120).render(
+        qwen_tokenizer, "x = ", "\n", context_files=files
+    )
+    assert len(prompt.ids) <= 120
+    ids = list(prompt.ids)
+    near = qwen_tokenizer.encode("near.py\nNEAR = 1\n")
+    assert any(ids[i : i + len(near)] == near for i in range(len(ids)))
+
+
+def test_control_token_text_in_a_document_stays_plain_text(qwen_tokenizer: HFTokenizer) -> None:
+    ids = encode_text(qwen_tokenizer, 'marker = "<|fim_prefix|><|endoftext|>"')
+    assert not set(ids) & set(SPECIAL_TOKEN_IDS.values())
+    prompt = FimTemplate().render(qwen_tokenizer, "s = '<|fim_middle|>'\n", "")
+    assert prompt.ids.count(FIM_MIDDLE) == 1 and prompt.ids[-1] == FIM_MIDDLE
+
+
+def test_special_tokens_are_checked(qwen_tokenizer: HFTokenizer) -> None:
+    check_special_tokens(qwen_tokenizer)
+
+    class Wrong:
+        def encode(self, text: str) -> list[int]:
+            return [1]
+
+        def token_to_id(self, token: str) -> int | None:
+            return None if token == "<|fim_middle|>" else SPECIAL_TOKEN_IDS[token]
+
+    with pytest.raises(SpecialTokenError, match="<\\|fim_middle\\|> is None"):
+        check_special_tokens(Wrong())
+
+
+def test_a_budget_too_small_for_the_control_tokens_is_an_error(
+    qwen_tokenizer: HFTokenizer,
+) -> None:
+    with pytest.raises(ValueError, match="no room"):
+        FimTemplate(max_prompt_tokens=3).render(qwen_tokenizer, "x", "y")

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+
+from validators.base import Splice
+from validators.syntax import SyntaxValidator, count_syntax_errors
+
+
+def check(marked: str, text: str, replace_to_line_end: bool = False) -> bool:
+    start = marked.index("║")
+    document = marked.replace("║", "")
+    end = document.index("\n", start) if replace_to_line_end else start
+    return SyntaxValidator().check(Splice(document, start, end, text)).ok
+
+
+@pytest.mark.parametrize(
+    ("marked", "text", "ok"),
+    [
+        # A complete statement in a function body.
+        ("def f(a, b):\n    ║\n", "return a + b", True),
+        # An unclosed bracket adds an error.
+        ("def f(a, b):\n    ║\n", "return (a + b", False),
+        # A dangling operator adds an error.
+        ("def f(a, b):\n    ║\n", "return a +", False),
+        # Wrong indentation of a continuation line adds an error.
+        ("def f(a, b):\n    ║\n", "x = a\n  return x", False),
+        # Mid-line: the candidate closes what the line opened.
+        ("print(║)\n", "'hi'", True),
+        # Mid-line: an extra closing bracket breaks the line.
+        ("print(║)\n", "'hi')", False),
+        # A half-written document stays acceptable when the candidate adds no new error.
+        ("def f(:\n    pass\n\ndef g():\n    ║\n", "return 1", True),
+        # A later error of the half-written document is not the candidate's.
+        ("def f():\n    ║\n\ndef g(:\n    pass\n", "return 1", True),
+        # ... but an error inside the inserted lines is.
+        ("def f():\n    ║\n\ndef g(:\n    pass\n", "return 1 +", False),
+        # The candidate may repair an error the document had.
+        ("def f(x):\n    return (x║\n", ")", True),
+        # CJK and emoji in strings do not confuse byte offsets.
+        ('s = "中文 😀" + ║\n', "str(1)", True),
+    ],
+)
+def test_syntax_verdicts(marked: str, text: str, ok: bool) -> None:
+    assert check(marked, text) is ok
+
+
+def test_replacing_the_rest_of_the_line() -> None:
+    assert check("x = foo(║1, 2\n", "1, 2)", replace_to_line_end=True)
+
+
+def test_verdict_explains_the_error() -> None:
+    verdict = SyntaxValidator().check(Splice("def f():\n    \n", 13, 13, "return (1"))
+    assert verdict == SyntaxValidator().check(Splice("def f():\n    \n", 13, 13, "return (1"))
+    assert not verdict.ok and verdict.check == "syntax"
+    assert verdict.reason == "adds a syntax error" and "never closed" in verdict.detail
+
+
+@pytest.mark.parametrize(
+    ("source", "errors"),
+    [
+        ("x = 1\n", 0),  # valid
+        ("def f(:\n", 1),  # one error node
+        ("x = (\ny = 2\n", 1),  # an unclosed bracket
+    ],
+)
+def test_count_syntax_errors(source: str, errors: int) -> None:
+    assert count_syntax_errors(source) == errors
