@@ -1,24 +1,32 @@
-"""Fill-in-the-middle benchmark: HumanEval single-line infilling, raw model vs. the pipeline.
+r"""Fill-in-the-middle benchmark: HumanEval single-line infilling, raw model vs. the pipeline.
 
-For each case the document is ``prompt + suffix`` with the cursor at ``len(prompt)`` (the
-hole line removed), sent through the product's `Pipeline` exactly as the editor would. A
-recording wrapper around the backend keeps the raw generation of the very same call, so
-both rows of the table score one generation per case:
+Each case is sent through the product's `Pipeline` as one editor request. The document is
+``text = prompt + "\n" + suffix`` with the cursor at ``len(prompt)`` (``--layout
+empty-line``, the default: the hole line is left empty, as after pressing Enter in an
+editor), or ``text = prompt + suffix`` (``--layout joined``: the hole line is removed, so
+the cursor sits at column 0 of the line after it, before its code). A recording wrapper
+around the backend keeps the raw generation of the very same call, so both rows of the
+table score one generation per case:
 
-* raw:    ``prompt + generations[0].text + suffix``
+* raw:    ``text[:offset] + generations[0].text + text[offset:]`` (the model's text inserted
+  unchanged; for the joined layout this is ``prompt + raw + suffix``). It is the text the
+  model generated in the very call that the product made, which stops at an end token, at
+  ``max_new_tokens``, or once post-processing has cut a finished line (everything after
+  such a line is cut too, so a raw output without that stop would only be longer)
 * vetted: ``text[:offset] + items[0].insert + text[items[0].end:]`` (no item: not shown)
 
 Scoring rules (the same for both rows; percentages are over all cases run):
 
-* exact match: the program equals ``prompt + canonical_solution + suffix`` after stripping
-  trailing whitespace from every line and blank lines from the end;
-* pass@1: ``program + test + check(entry_point)`` exits 0 in an isolated subprocess
-  (``python -I -c``, temporary cwd, 10 s timeout);
+* exact match: the program's non-blank lines, right-stripped, equal those of
+  ``prompt + canonical_solution + suffix``;
+* pass@1: ``program + "\n" + test + "\ncheck(entry_point)\n"`` exits 0 in an isolated
+  subprocess (``python -I -c``, temporary cwd, 10 s timeout, output discarded);
 * parses: ``ast.parse(program)`` succeeds;
 * a case with no suggestion shown (raw: an empty or blank output) fails all three.
 
-Subset: ``sorted(random.Random(0).sample(range(1033), CASES))`` indices of the file;
-``--limit K`` runs the first K of that subset.
+Subset: ``sorted(random.Random(0).sample(range(1033), CASES))`` indices into the file;
+``--limit K`` runs the first K of that subset. Latency is the wall time of
+``Pipeline.complete``; the raw row reports the generation stage of the same call.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codegen.backends import Backend, load_backend
+from codegen.backends import Backend, Settled, load_backend
 from codegen.generate import OnText, SamplingParams
 from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
@@ -91,10 +99,16 @@ class RecordingBackend:
         single_line: bool,
         cancel: threading.Event,
         on_text: OnText | None = None,
+        settled: Settled | None = None,
     ) -> list[Generation]:
         """Generate with the wrapped backend and record what it returned."""
         self.last = self.inner.generate(
-            prompt, params, single_line=single_line, cancel=cancel, on_text=on_text
+            prompt,
+            params,
+            single_line=single_line,
+            cancel=cancel,
+            on_text=on_text,
+            settled=settled,
         )
         return self.last
 
@@ -167,9 +181,9 @@ def pick_subset(cases: Sequence[Case], count: int) -> list[Case]:
     return [cases[i] for i in chosen]
 
 
-def normalize(program: str) -> str:
-    """Strip trailing whitespace of each line and trailing blank lines."""
-    return "\n".join(line.rstrip() for line in program.split("\n")).rstrip("\n")
+def normalize(program: str) -> list[str]:
+    """The program's non-blank lines, each without trailing whitespace."""
+    return [line.rstrip() for line in program.split("\n") if line.strip()]
 
 
 def parses(program: str) -> bool:
@@ -221,9 +235,11 @@ def repeats_suffix_line(raw: str, suffix: str) -> bool:
     return bool(following) and any(line.strip() == following for line in raw.split("\n"))
 
 
-def run_case(pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens: int) -> Record:
+def run_case(
+    pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens: int, layout: str
+) -> Record:
     """Complete one case through the pipeline and score raw and vetted outputs."""
-    text = case.prompt + case.suffix
+    text = case.prompt + ("\n" if layout == "empty-line" else "") + case.suffix
     offset = len(case.prompt)
     request = CompletionRequest(
         text=text,
@@ -242,7 +258,7 @@ def run_case(pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens:
     else:
         generation = Generation("", None)
         notes.append("backend returned no generation")
-    raw_program = case.prompt + generation.text + case.suffix
+    raw_program = text[:offset] + generation.text + text[offset:]
     raw_score = score(raw_program if generation.text.strip() else None, case)
     item = result.items[0] if result.items else None
     vetted_program = None if item is None else text[:offset] + item.insert + text[item.end :]
@@ -285,7 +301,7 @@ def run_case(pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank style percentile (linear interpolation), 0 for no values."""
+    """Percentile with linear interpolation between data points; 0 for no values."""
     if not values:
         return 0.0
     if len(values) == 1:
@@ -368,6 +384,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", default="pypi:qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument(
+        "--layout",
+        choices=("joined", "empty-line"),
+        default="empty-line",
+        help="joined: document = prompt + suffix (cursor at the start of the line after the "
+        "hole); empty-line: prompt + newline + suffix (cursor on the emptied hole line)",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out" / "fim.jsonl")
     return parser.parse_args(argv)
 
@@ -388,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     records: list[Record] = []
     with args.out.open("w", encoding="utf-8") as out:
         for number, case in enumerate(cases, 1):
-            record = run_case(pipeline, recorder, case, args.max_new_tokens)
+            record = run_case(pipeline, recorder, case, args.max_new_tokens, args.layout)
             records.append(record)
             out.write(json.dumps(asdict(record)) + "\n")
             out.flush()
@@ -406,7 +429,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"FIM, HumanEval single-line infilling: {len(records)} cases "
         f"(subset: sorted(random.Random({SUBSET_SEED}).sample(range(1033), {args.cases}))"
         f"{f', first {args.limit}' if args.limit is not None else ''}); "
-        f"model {args.model} on {args.device}; max_new_tokens {args.max_new_tokens}\n"
+        f"model {args.model} on {args.device}; max_new_tokens {args.max_new_tokens}; "
+        f"layout {args.layout}\n"
     )
     print(markdown_table(records))
     print()

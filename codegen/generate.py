@@ -33,7 +33,9 @@ class SamplingParams:
 def prefill(model: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, object]:
     """Run the prompt through the model; return last-position logits [1, V] and the KV cache."""
     assert ids.dim() == 2 and ids.shape[0] == 1  # [1, T]
-    out = model(input_ids=ids, use_cache=True)
+    # Only the last position's logits are needed: projecting all T positions onto the
+    # vocabulary costs more than the rest of a short prefill on a CPU.
+    out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
     logits: torch.Tensor = out.logits[:, -1, :].float()  # [1, V]
     return logits, out.past_key_values
 

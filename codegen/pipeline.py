@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from codegen.backends import Backend
@@ -60,7 +61,12 @@ class Pipeline:
         started_generation = time.perf_counter()
         params = SamplingParams(request.n, request.max_new_tokens, request.temperature)
         generations = self.backend.generate(
-            prompt, params, single_line=context.single_line, cancel=cancel, on_text=on_text
+            prompt,
+            params,
+            single_line=context.single_line,
+            cancel=cancel,
+            on_text=on_text,
+            settled=settled_by(context, self.filters),
         )
         if cancel.is_set():
             return CompletionResult(request, (), cancelled=True)
@@ -84,8 +90,32 @@ class Pipeline:
             postprocess=started_validation - started_post,
             validate=done - started_validation,
             prompt_tokens=len(prompt.ids) if prompt else 0,
+            prompt_sections=tuple(prompt.section_tokens.items()) if prompt else (),
+            context_paths=prompt.context_paths if prompt else (),
         )
         return CompletionResult(request, tuple(rank(shown)), tuple(discarded), timings)
+
+
+def settled_by(context: FilterContext, filters: Sequence[Filter]) -> Callable[[str], bool]:
+    """Build the test that tells whether post-processing cut a text's last finished line.
+
+    The test compares the filtered finished lines with and without the last one: when adding the
+    line changes nothing, the filters removed it, and they will remove what follows too.
+    """
+
+    @functools.lru_cache(maxsize=256)
+    def shown(text: str) -> str | None:
+        kept, _ = postprocess([Candidate(text, text, context.offset)], context, filters)
+        return kept[0].insert if kept else None
+
+    def settled(text: str) -> bool:
+        finished = text[: text.rfind("\n")].split("\n")
+        if len(finished) < 2 or not finished[-1].strip():
+            return False
+        now = shown("\n".join(finished))
+        return now is not None and now == shown("\n".join(finished[:-1]))
+
+    return settled
 
 
 def postprocess(

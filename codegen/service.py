@@ -37,11 +37,15 @@ class CompletionService:
     error: str = ""
     description: str = ""
     backend: Backend | None = None
+    last_result: CompletionResult | None = None
+    """The most recent finished request, for status and troubleshooting."""
     _active: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _generation: int = 0
 
-    def load(self, spec_text: str, device: str, progress: Callable[[str], None]) -> None:
+    def load(
+        self, spec_text: str, device: str, progress: Callable[[str], None], dtype: str = "auto"
+    ) -> None:
         """Load the model named by `spec_text` (empty = default); raise `ModelError` on failure."""
         with self._lock:
             self._generation += 1
@@ -49,7 +53,9 @@ class CompletionService:
             self.state, self.error = ModelState.LOADING, ""
         try:
             spec = parse_spec(spec_text) if spec_text else resolve_default_spec()
-            backend = load_backend(spec, device=device, cache_dir=self.cache_dir, progress=progress)
+            backend = load_backend(
+                spec, device=device, dtype=dtype, cache_dir=self.cache_dir, progress=progress
+            )
         except Exception as exc:
             message = str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
             with self._lock:
@@ -84,7 +90,10 @@ class CompletionService:
         with self._lock:
             self._active += 1
         try:
-            return pipeline.complete(request, cancel)
+            result = pipeline.complete(request, cancel)
+            if not result.cancelled:
+                self.last_result = result
+            return result
         finally:
             with self._lock:
                 self._active -= 1

@@ -34,6 +34,23 @@ class StopAtNewline:
 
 
 @dataclass(frozen=True)
+class StopWhenSettled:
+    """Stop once post-processing would cut the last finished line (see `Pipeline.settled`).
+
+    Instruct models rarely emit an end token after a fill-in-the-middle answer; they go on
+    repeating the text after the cursor or writing example usage. Everything past a line the
+    filters cut is cut too, so decoding it only costs time.
+    """
+
+    settled: Callable[[str], bool]
+    """Given the text so far, tell whether post-processing has cut its last finished line."""
+
+    def __call__(self, generated: list[int], text: str) -> FinishReason | None:
+        """Check the finished lines of the text."""
+        return FinishReason.SETTLED if "\n" in text and self.settled(text) else None
+
+
+@dataclass(frozen=True)
 class StopOnEvent:
     """Stop when the request is cancelled; polled once per decode step."""
 

@@ -18,6 +18,8 @@ class FinishReason(enum.Enum):
     """`max_new_tokens` was reached."""
     NEWLINE = "newline"
     """Single-line mode and the model finished the line."""
+    SETTLED = "settled"
+    """Post-processing already cut the last finished line: nothing later could be shown."""
     CANCELLED = "cancelled"
     """The request was cancelled; the text is partial."""
     REPLAY = "replay"
@@ -118,6 +120,10 @@ class Timings:
     postprocess: float = 0.0
     validate: float = 0.0
     prompt_tokens: int = 0
+    prompt_sections: tuple[tuple[str, int], ...] = ()
+    """Tokens per prompt section (context, prefix, suffix, control)."""
+    context_paths: tuple[str, ...] = ()
+    """Other files that made it into the prompt."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from codegen.backends import DTYPES
 from codegen.model import ModelError, parse_spec, pull, resolve_default_spec
 from codegen.pipeline import Pipeline
 from codegen.positions import PositionError, offset_at, position_at
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     transport.add_argument("--tcp", type=int, metavar="PORT", help="listen on 127.0.0.1:PORT")
     serve.add_argument("--model", default="", help="model spec; default: settings or built-in")
     serve.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N")
+    serve.add_argument("--dtype", default=None, choices=DTYPES, help="weight precision")
     serve.add_argument("--exclude", action="append", default=[], metavar="FEATURE",
                        help="leave out a feature (repeatable)")
     serve.add_argument("-v", "--verbose", action="count", default=0, dest="serve_verbose")
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="0-based character in UTF-16 code units, as in LSP")
     complete.add_argument("--model", default="", help="model spec; default: the built-in default")
     complete.add_argument("--device", default="auto")
+    complete.add_argument("--dtype", default="auto", choices=DTYPES, help="weight precision")
     complete.add_argument("--n", type=int, default=1, help="number of alternatives")
     complete.add_argument("--max-new-tokens", type=int, default=64)
     complete.add_argument("--json", action="store_true", help="print one JSON object")
@@ -75,10 +78,15 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(complete(args))
         else:
             spec = parse_spec(args.spec) if args.spec else resolve_default_spec()
-            print(pull(spec))
+            print(pull(spec, progress=say))
     except ModelError as exc:
         print(f"vetted: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+def say(message: str) -> None:
+    """Progress for a person at a terminal, on stderr so `--json` output stays clean."""
+    print(f"vetted: {message}", file=sys.stderr, flush=True)
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -86,7 +94,7 @@ def serve(args: argparse.Namespace) -> None:
     from lsp_server.config import Settings
     from lsp_server.server import create_server
 
-    settings = Settings(model=args.model, device=args.device or "auto")
+    settings = Settings(model=args.model, device=args.device or "auto", dtype=args.dtype or "auto")
     server = create_server(settings, exclude=args.exclude)
     if args.tcp is not None:
         server.start_tcp("127.0.0.1", args.tcp)
@@ -113,7 +121,7 @@ def complete(args: argparse.Namespace) -> int:
         print(f"vetted: {exc}", file=sys.stderr)
         return 2
     spec = parse_spec(args.model) if args.model else resolve_default_spec()
-    backend = load_backend(spec, device=args.device)
+    backend = load_backend(spec, device=args.device, dtype=args.dtype, progress=say)
     result = Pipeline(backend, FimTemplate()).complete(request, threading.Event())
     if args.json:
         print(json.dumps(result_to_json(result)))

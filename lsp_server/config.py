@@ -9,6 +9,7 @@ import attrs
 import cattrs
 
 Trigger = Literal["automatic", "invoked", "off"]
+Dtype = Literal["auto", "bfloat16", "float16", "float32"]
 
 
 @attrs.frozen
@@ -27,6 +28,9 @@ class Settings:
     """Model spec: hub id, directory, .gguf, pypi:..., random:tiny, replay:FILE; empty = default."""
     device: str = "auto"
     """"auto" (GPU when available), "cpu", "cuda" or "cuda:N"."""
+    dtype: Dtype = "auto"
+    """Weight precision: "auto" (bf16 on GPUs and bf16-capable CPUs, else fp32), "bfloat16",
+    "float16" or "float32"."""
     max_new_tokens: int = attrs.field(default=64, validator=attrs.validators.in_(range(1, 2049)))
     """Upper bound on generated tokens per candidate."""
     max_prompt_tokens: int = attrs.field(

@@ -39,7 +39,8 @@ def register(server: CompletionServer) -> None:
     ) -> None:
         before = ls.settings
         apply_settings(ls, params.settings)
-        if (ls.settings.model, ls.settings.device) != (before.model, before.device):
+        reload = ("model", "device", "dtype")
+        if any(getattr(ls.settings, key) != getattr(before, key) for key in reload):
             await load_model(ls)
 
 
@@ -74,7 +75,9 @@ async def load_model(ls: CompletionServer) -> None:
 
     settings = ls.settings
     try:
-        await asyncio.to_thread(ls.service.load, settings.model, settings.device, progress)
+        await asyncio.to_thread(
+            ls.service.load, settings.model, settings.device, progress, settings.dtype
+        )
     except ModelError as exc:
         logger.error("model failed to load: %s", exc)
         ls.notify_user(f"vetted: the model failed to load: {exc}")
