@@ -10,8 +10,9 @@ from codegen.types import Candidate
 
 
 def normalize_indentation(candidate: Candidate, ctx: FilterContext) -> Candidate | None:
-    """Indent a block typed at column 0 and re-indent nested lines with `ctx.indent_unit`."""
+    """Fix where the completion starts, then re-indent nested lines with `ctx.indent_unit`."""
     text = _indent_from_column_zero(candidate.insert, ctx)
+    text = _drop_repeated_indent(text, ctx)
     text = _reindent(text, ctx)
     return candidate if text == candidate.insert else replace(candidate, insert=text)
 
@@ -23,6 +24,22 @@ def _indent_from_column_zero(text: str, ctx: FilterContext) -> str:
         return text
     body = indentation(above) + ctx.indent_unit
     return "\n".join(body + line if line.strip() else line for line in text.split("\n"))
+
+
+def _drop_repeated_indent(text: str, ctx: FilterContext) -> str:
+    r"""Remove indentation the model typed again after the cursor's own indentation.
+
+    With the cursor after indentation (``"    |"``) a model sometimes writes its first line
+    as if from column 0 (``"    x = 1\n    return x"``). Unless the line above opens a block,
+    a first line deeper than the cursor is never what the user positioned the cursor for:
+    it either fails to parse or silently joins the block above.
+    """
+    if not ctx.line_prefix or ctx.line_prefix.strip() or not text[:1].isspace():
+        return text
+    if opens_block(previous_line(ctx.prefix)):
+        return text
+    first, newline, rest = text.partition("\n")
+    return first.lstrip(" \t") + newline + rest
 
 
 def _reindent(text: str, ctx: FilterContext) -> str:

@@ -48,11 +48,22 @@ def _trim_line_tail(text: str, line_suffix: str) -> str:
     return cut + newline + rest
 
 
+def _repeats(lines: list[str], following: list[str]) -> bool:
+    """Tell whether stripped `lines` retell `following`, the last line possibly cut off."""
+    shared = min(len(lines), len(following))
+    if lines[: shared - 1] != following[: shared - 1]:
+        return False
+    last, target = lines[shared - 1], following[shared - 1]
+    return target.startswith(last) if shared == len(lines) else last == target
+
+
 def _trim_repeated_lines(text: str, ctx: FilterContext) -> str:
     """Cut before the completion line where the lines after the cursor start over.
 
-    Several lines must keep matching (ignoring indentation); a single last line must match
-    exactly, indentation included (an extra closing line).
+    Several lines must keep matching (ignoring indentation) until the completion or the
+    following lines end; the completion's last line may be a cut-off start of its match (the
+    model ran out of tokens mid-repeat). A single last line must match exactly, indentation
+    included (an extra closing line).
     """
     following = [line for line in ctx.suffix.split("\n")[1:] if line.strip()]
     if not following:
@@ -63,13 +74,11 @@ def _trim_repeated_lines(text: str, ctx: FilterContext) -> str:
     for index in range(start, len(lines)):
         if whole[index].strip() != following[0].strip():
             continue
-        repeated = [line for line in whole[index:] if line.strip()]
+        repeated = [line.strip() for line in whole[index:] if line.strip()]
         if len(repeated) == 1:
             matches = whole[index].rstrip() == following[0].rstrip()
         else:
-            matches = [line.strip() for line in repeated] == [
-                line.strip() for line in following[: len(repeated)]
-            ]
+            matches = _repeats(repeated, [line.strip() for line in following])
         if matches:
             return "\n".join(lines[:index]).rstrip()
     return text

@@ -48,6 +48,15 @@ BODY = "def f(xs):\n    ║\n"
         ("def f(xs):\n║\n", "    return xs", "    ", "    return xs"),
         # A single line is untouched.
         (BODY, "return xs", "    ", "return xs"),
+        # Indentation typed again after the cursor's own is dropped from the first line.
+        (
+            "def f(n):\n    if n < 2:\n        return n\n    ║\n",
+            "    a = 1\n    return a",
+            "    ",
+            "a = 1\n    return a",
+        ),
+        # ...but kept when the line above opens a block that needs it.
+        ("def f(n):\n    if n:\n    ║\n", "    return n", "    ", "    return n"),
     ],
 )
 def test_normalize_indentation(marked: str, raw: str, unit: str, expected: str) -> None:

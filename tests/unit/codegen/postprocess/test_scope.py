@@ -30,6 +30,12 @@ def split(marked: str) -> tuple[str, int]:
         ('x = """abc"""║\n', False),
         # A hash inside a string is not a comment.
         ('x = "#"║\n', False),
+        # Inside a closed one-line string, with code after it on later lines.
+        ('x = "ab║c"\ny = 2\n', True),
+        # Inside a closed triple-quoted string with a prefix: lines may follow.
+        ("x = rb\'\'\'ab\n║\n\'\'\'\n", False),
+        # A comment on its own line, cursor at its end.
+        ("def f():\n    # todo║\n    pass\n", True),
     ],
 )
 def test_is_single_line(marked: str, expected: bool) -> None:

@@ -51,6 +51,18 @@ def apply(marked: str, raw: str) -> str | None:
             "x = 1\n    y = 2\n    print(y)",
             "x = 1\n    y = 2\n    print(y)",
         ),
+        # A repeat cut off mid-line by the token limit is still a repeat.
+        (
+            "def f(n):\n    ║\n    if n:\n        return n\n",
+            "x = 1\n    if n:\n        retu",
+            "x = 1",
+        ),
+        # Repeating every following line and going on is cut where the repeat starts.
+        (
+            "def f():\n    ║\n    y = 2\n    return y\n",
+            "x = 1\n    y = 2\n    return y\n\nprint(f())",
+            "x = 1",
+        ),
         # A completion that only repeats the next line is dropped.
         ("def f():\n    ║\n    return 1\n", "return 1", None),
         # Without lines after the cursor there is nothing to repeat.
