@@ -19,19 +19,19 @@ def python_parser() -> tree_sitter.Parser:
     return tree_sitter.Parser(tree_sitter.Language(tree_sitter_python.language()))
 
 
-def count_syntax_errors(source: str) -> int:
-    """Count ERROR and MISSING nodes in the tree-sitter parse of `source`."""
+def error_lines(source: str) -> list[int]:
+    """1-based start line of every ERROR and MISSING node in the tree-sitter parse."""
     tree = python_parser().parse(source.encode("utf-8"))
     if not tree.root_node.has_error:
-        return 0
-    count = 0
+        return []
+    lines: list[int] = []
     cursor = tree.walk()
     visited_children = False
     while True:
         node = cursor.node
         if not visited_children and node is not None:
             if node.is_error or node.is_missing:
-                count += 1
+                lines.append(node.start_point.row + 1)
             elif node.has_error and cursor.goto_first_child():
                 continue
         if cursor.goto_next_sibling():
@@ -39,7 +39,12 @@ def count_syntax_errors(source: str) -> int:
         elif cursor.goto_parent():
             visited_children = True
         else:
-            return count
+            return lines
+
+
+def count_syntax_errors(source: str) -> int:
+    """Count ERROR and MISSING nodes in the tree-sitter parse of `source`."""
+    return len(error_lines(source))
 
 
 @dataclass(frozen=True)
@@ -92,9 +97,70 @@ def _introduced_ast_error(splice: Splice) -> AstError | None:
     return None
 
 
+_CLAUSE_CONTEXT = {
+    "else": "if 1:\n    pass\n",
+    "elif": "if 1:\n    pass\n",
+    "except": "try:\n    pass\n",
+    "finally": "try:\n    pass\n",
+}
+"""What a clause line needs before it to parse on its own."""
+
+
+def parses_alone(line: str) -> bool:
+    """Tell whether one line of code parses by itself (dedented, its block or clause supplied)."""
+    code = line.strip()
+    keyword = code.split(maxsplit=1)[0].rstrip(":") if code else ""
+    source = _CLAUSE_CONTEXT.get(keyword, "") + code
+    if code.endswith(":"):
+        source += "\n    pass"
+    if code.startswith("@"):
+        source += "\ndef _(): pass"
+    if keyword == "case":
+        source = "match 1:\n    " + code + "\n        pass"
+    return ast_error(source) is None
+
+
+def cursor_window(splice: Splice) -> tuple[int, int, int]:
+    """1-based lines of the result: the cursor's, the insert's last, the next code line after.
+
+    An error from the cursor's line to the insert's last line is the candidate's. One on the
+    next code line is the hole's the user is filling (an empty block body reported where the
+    block should have ended), unless that line is broken by itself.
+    """
+    result = splice.result
+    first = result.count("\n", 0, splice.start) + 1
+    last = result.count("\n", 0, splice.start + len(splice.text)) + 1
+    lines = result.split("\n")
+    after = last  # 0-based index of the line after the insert
+    while after < len(lines) and not lines[after].strip():
+        after += 1
+    return first, last, min(after + 1, len(lines))
+
+
+def _error_left_at_cursor(splice: Splice) -> str | None:
+    """Describe a syntax error the candidate leaves at the cursor, if there is one."""
+    error = ast_error(splice.result)
+    if error is None:
+        return None
+    first, last, following = cursor_window(splice)
+    lines = [error.line]
+    if error.line < first:  # an earlier error hides the rest from `ast`; ask tree-sitter
+        lines = [line for line in error_lines(splice.result) if first <= line <= following]
+    for line in lines:
+        own = line == following and not parses_alone(splice.result.split("\n")[line - 1])
+        if first <= line <= following and not own:
+            return f"line {line}: {error.message}" if line == error.line else f"line {line}"
+    return None
+
+
 @dataclass(frozen=True)
 class SyntaxValidator:
-    """Parse the spliced document with tree-sitter and `ast` and compare with the original."""
+    """Parse the spliced document with tree-sitter and `ast` and compare with the original.
+
+    A candidate fails when it adds an error, and when it leaves one at the cursor: a
+    completion must close the hole it fills (an empty block body, a bracket it is inside).
+    Errors elsewhere in a half-written document are not the candidate's business.
+    """
 
     name: str = "syntax"
 
@@ -108,4 +174,7 @@ class SyntaxValidator:
         if after > before:
             detail = f"{after - before} new tree-sitter error node(s)"
             return Verdict(self.name, False, "adds a syntax error", detail)
+        left = _error_left_at_cursor(splice)
+        if left is not None:
+            return Verdict(self.name, False, "leaves a syntax error at the cursor", left)
         return Verdict(self.name, True)

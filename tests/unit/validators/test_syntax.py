@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from validators.base import Splice
-from validators.syntax import SyntaxValidator, count_syntax_errors
+from validators.syntax import SyntaxValidator, count_syntax_errors, parses_alone
 
 
 def check(marked: str, text: str, replace_to_line_end: bool = False) -> bool:
@@ -36,6 +36,15 @@ def check(marked: str, text: str, replace_to_line_end: bool = False) -> bool:
         ("def f():\n    ║\n\ndef g(:\n    pass\n", "return 1 +", False),
         # The candidate may repair an error the document had.
         ("def f(x):\n    return (x║\n", ")", True),
+        # A candidate must fill the hole at the cursor: here a missing loop header.
+        ("def f(xs):\n    ║\n        xs.append(1)\n", "y = 1", False),
+        ("def f(xs):\n    ║\n        xs.append(1)\n", "for x in xs:", True),
+        # An empty block body stays empty with a comment-only candidate.
+        ("if x:\n    ║\nelse:\n    pass\n", "# todo", False),
+        ("if x:\n    ║\nelse:\n    pass\n", "y = 1", True),
+        # Inside an open bracket, the candidate must close it.
+        ("x = foo(║\n", "1, 2", False),
+        ("x = foo(║\n", "1, 2)", True),
         # CJK and emoji in strings do not confuse byte offsets.
         ('s = "中文 😀" + ║\n', "str(1)", True),
     ],
@@ -65,3 +74,18 @@ def test_verdict_explains_the_error() -> None:
 )
 def test_count_syntax_errors(source: str, errors: int) -> None:
     assert count_syntax_errors(source) == errors
+
+
+@pytest.mark.parametrize(
+    ("line", "alone"),
+    [
+        ("        xs.append(1)", True),  # indentation does not matter
+        ("else:", True),  # a clause gets its statement
+        ("    except ValueError as exc:", True),
+        ("@property", True),
+        ("def g(:", False),  # broken by itself
+        ("foo(a,", False),  # continues on later lines
+    ],
+)
+def test_parses_alone(line: str, alone: bool) -> None:
+    assert parses_alone(line) is alone
