@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import replace
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from codegen.service import enabled_validators
-from codegen.types import CompletionResult, Trigger
+from codegen.types import CompletionResult, ContextFile, Trigger
 from lsp_server.convert import from_lsp_request
 from lsp_server.server import CompletionServer
 
@@ -27,6 +28,35 @@ def relative_path(ls: CompletionServer, uri: str) -> str:
     return path.rsplit("/", 1)[-1] or "untitled.py"
 
 
+MAX_CONTEXT_FILES = 8
+"""Open documents offered to the prompt; its token budget decides how many fit."""
+
+
+def open_context(ls: CompletionServer, uri: str, language: str) -> tuple[ContextFile, ...]:
+    """Other open documents of the same language, least recently used first (most relevant last).
+
+    The prompt template puts them before the current file as repository-level sections and
+    drops the least relevant ones first when they do not fit its budget.
+    """
+    documents = ls.workspace.text_documents
+    others = [u for u in ls.recent_documents if u != uri and u in documents]
+    files = [
+        ContextFile(relative_path(ls, other), documents[other].source)
+        for other in others[-MAX_CONTEXT_FILES:]
+        if (documents[other].language_id or "python") == language
+    ]
+    return tuple(files)
+
+
+def repo_name(ls: CompletionServer) -> str:
+    """The workspace's name: its first folder's name, or the root directory's."""
+    folders = list(ls.workspace.folders.values())
+    if folders:
+        return str(folders[0].name)
+    root = ls.workspace.root_path or ""
+    return root.rstrip("/").rsplit("/", 1)[-1]
+
+
 async def complete_at(
     ls: CompletionServer, uri: str, position: types.Position, trigger: Trigger
 ) -> tuple[TextDocument, int, CompletionResult] | None:
@@ -40,6 +70,8 @@ async def complete_at(
         return None
     document = ls.workspace.get_text_document(uri)
     request = from_lsp_request(document, position, settings, trigger, relative_path(ls, uri))
+    context = open_context(ls, uri, request.language)
+    request = replace(request, context_files=context, repo_name=repo_name(ls))
     validators = enabled_validators({"syntax": settings.validators.syntax})
     cancel = threading.Event()
     try:

@@ -57,6 +57,13 @@ class CompletionServer(LanguageServer):
         self.service = service
         self.settings = settings
         self.position_encoding: str = "utf-16"
+        self.recent_documents: dict[str, None] = {}
+        """URIs of open documents, least recently opened or edited first."""
+
+    def touch_document(self, uri: str) -> None:
+        """Mark a document as the most recently used."""
+        self.recent_documents.pop(uri, None)
+        self.recent_documents[uri] = None
 
     def notify_user(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """Show a message in the editor (`window/showMessage`)."""
@@ -69,10 +76,11 @@ Feature = Callable[[CompletionServer], None]
 
 def default_features() -> list[tuple[str, Feature]]:
     """The features of a full server, in registration order."""
-    from lsp_server.features import completion, inline_completion, lifecycle, status
+    from lsp_server.features import completion, documents, inline_completion, lifecycle, status
 
     return [
         ("lifecycle", lifecycle.register),
+        ("documents", documents.register),
         ("inline_completion", inline_completion.register),
         ("completion", completion.register),
         ("status", status.register),

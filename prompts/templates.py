@@ -108,6 +108,8 @@ class Prompt:
     """The part of the text after the cursor that was kept."""
     section_tokens: Mapping[str, int]
     """Tokens spent per section: context, prefix, suffix, control."""
+    context_paths: tuple[str, ...] = ()
+    """Paths of the other files that fit the budget, in prompt order."""
 
     @property
     def text(self) -> str:
@@ -191,7 +193,7 @@ class FimTemplate:
             spare = file_budget - len(prefix_ids)
             suffix_text, suffix_ids = keep_head(tokenizer, suffix, spare)
 
-        context_ids = self._context_ids(
+        context_ids, context_paths = self._context_ids(
             tokenizer, context_files, available - len(prefix_ids) - len(suffix_ids)
         )
         ids = [
@@ -211,13 +213,14 @@ class FimTemplate:
             "suffix": len(suffix_ids),
             "control": control,
         }
-        return Prompt(tuple(ids), prefix_text, suffix_text, sections)
+        return Prompt(tuple(ids), prefix_text, suffix_text, sections, context_paths)
 
     def _context_ids(
         self, tokenizer: Tokenizer, files: Sequence[PromptFile], budget: int
-    ) -> list[int]:
+    ) -> tuple[list[int], tuple[str, ...]]:
         """Other files, most relevant nearest the current file; the least relevant dropped."""
         chunks: list[list[int]] = []
+        paths: list[str] = []
         for file in reversed(files):
             head = [SPECIAL_TOKEN_IDS[FILE_SEP], *encode_text(tokenizer, f"{file.path}\n")]
             room = budget - len(head) - 1
@@ -228,5 +231,6 @@ class FimTemplate:
                 break
             chunk = head + ids
             chunks.append(chunk)
+            paths.append(file.path)
             budget -= len(chunk)
-        return [tok for chunk in reversed(chunks) for tok in chunk]
+        return [tok for chunk in reversed(chunks) for tok in chunk], tuple(reversed(paths))

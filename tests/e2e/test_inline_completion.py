@@ -159,6 +159,28 @@ async def test_tiny_model_answers_through_the_real_code_path(tiny_client: Langua
     assert (await status(tiny_client))["settings"]["maxNewTokens"] == 8
 
 
+async def test_other_open_documents_become_repository_context(
+    tiny_client: LanguageClient,
+) -> None:
+    """The prompt is repository level: other open files come first, the current one last."""
+    tiny_client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"maxNewTokens": 4})
+    )
+    open_document(tiny_client, uri_for("shapes.py"), path_for("shapes.py").read_text("utf-8"))
+    open_document(tiny_client, ARITH_URI, ARITH)
+    await tiny_client.text_document_inline_completion_async(inline_params(2, 4))
+    last = (await status(tiny_client))["lastRequest"]
+    assert last["contextFiles"] == ["shapes.py"]
+    assert last["promptTokens"]["context"] > 20
+
+    tiny_client.text_document_did_close(
+        types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri_for("shapes.py")))
+    )
+    await tiny_client.text_document_inline_completion_async(inline_params(2, 4))
+    last = (await status(tiny_client))["lastRequest"]
+    assert last["contextFiles"] == [] and last["promptTokens"]["context"] == 0
+
+
 @pytest_lsp.fixture(params=CLIENTS, config=SERVER)
 async def broken_model_client(lsp_client: LanguageClient, request: pytest.FixtureRequest) -> object:
     await start_session(lsp_client, request.param, {"model": "/nonexistent/model-dir"})

@@ -78,6 +78,7 @@ def test_context_files_that_do_not_fit_are_dropped_least_relevant_first(
     ids = list(prompt.ids)
     near = qwen_tokenizer.encode("near.py\nNEAR = 1\n")
     assert any(ids[i : i + len(near)] == near for i in range(len(ids)))
+    assert prompt.context_paths[-1] == "near.py"
 
 
 def test_control_token_text_in_a_document_stays_plain_text(qwen_tokenizer: HFTokenizer) -> None:
