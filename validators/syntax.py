@@ -150,7 +150,35 @@ def _error_left_at_cursor(splice: Splice) -> str | None:
         own = line == following and not parses_alone(splice.result.split("\n")[line - 1])
         if first <= line <= following and not own:
             return f"line {line}: {error.message}" if line == error.line else f"line {line}"
+    if first <= error.line <= statement_end(splice.result, last) and _hole_was_broken(splice):
+        return str(error)
     return None
+
+
+def statement_end(source: str, line: int) -> int:
+    """1-based last line of the top-level statement (a def, a class...) that holds `line`."""
+    lines = source.split("\n")
+    for index in range(line, len(lines)):  # lines[index] is line index + 1
+        text = lines[index]
+        if text[:1] and not text[0].isspace() and text[0] not in "#)]}":
+            return index
+    return len(lines)
+
+
+def _hole_was_broken(splice: Splice) -> bool:
+    """Tell whether the document's first error follows the cursor in the same statement.
+
+    That error is taken to be the hole's: the candidate is the user's way out, and it must
+    leave the whole top-level statement around the cursor parseable. An error it merely
+    pushes further down (a missing `try:` that now fails at its `except:`) is still the
+    hole's. The price: a function with an unrelated half-typed line below the cursor gets
+    no completion until that line is finished.
+    """
+    before = ast_error(splice.document)
+    if before is None:
+        return False
+    first = splice.document.count("\n", 0, splice.start) + 1
+    return first <= before.line <= statement_end(splice.document, first)
 
 
 @dataclass(frozen=True)
@@ -158,8 +186,9 @@ class SyntaxValidator:
     """Parse the spliced document with tree-sitter and `ast` and compare with the original.
 
     A candidate fails when it adds an error, and when it leaves one at the cursor: a
-    completion must close the hole it fills (an empty block body, a bracket it is inside).
-    Errors elsewhere in a half-written document are not the candidate's business.
+    completion must close the hole it fills (an empty block body, a bracket it is inside),
+    and where the document was broken right at the cursor, leave the statement around it
+    parseable. Errors elsewhere in a half-written document are not the candidate's business.
     """
 
     name: str = "syntax"

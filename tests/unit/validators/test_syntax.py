@@ -45,6 +45,21 @@ def check(marked: str, text: str, replace_to_line_end: bool = False) -> bool:
         # Inside an open bracket, the candidate must close it.
         ("x = foo(║\n", "1, 2", False),
         ("x = foo(║\n", "1, 2)", True),
+        # A hole that only pushes the error further down is not filled (a missing `try:`).
+        (
+            "def f(xs):\n    for x in xs:\n    ║\n            g(x)\n        except:\n"
+            "            pass\n",
+            "    if x:",
+            False,
+        ),
+        (
+            "def f(xs):\n    for x in xs:\n    ║\n            g(x)\n        except:\n"
+            "            pass\n",
+            "    try:",
+            True,
+        ),
+        # ... while an error in the next function stays the document's own.
+        ("def f(xs):\n    ║\n        g(xs)\n\ndef h(:\n    pass\n", "if xs:", True),
         # CJK and emoji in strings do not confuse byte offsets.
         ('s = "中文 😀" + ║\n', "str(1)", True),
     ],
