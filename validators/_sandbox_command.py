@@ -1,0 +1,199 @@
+"""The pure half of the sandbox: who a slot runs as, the bwrap command line, the bootstrap.
+
+Nothing here starts a process, so every decision can be unit-tested on any machine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+WORK_DIR = "/tmp/work"
+"""Writable private directory inside the sandbox: the program, its files, its cwd."""
+
+PROGRAM_NAME = "main.py"
+"""File name the program is written under in `WORK_DIR` (shown in its tracebacks)."""
+
+HIDDEN_DIRS = ("/root", "/home", "/run", "/var/tmp")
+"""Host directories covered by an empty read-only tmpfs: homes (keys, tokens), and /run,
+where Unix sockets live that a network namespace does not cut off (docker.sock, ssh-agent)."""
+
+_HIDDEN_DIR_BYTES = 64 * 1024
+"""Size of the tmpfs over a hidden directory; it only holds mount points of binds."""
+
+SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": WORK_DIR, "TMPDIR": "/tmp"}
+"""The whole environment of the sandbox: the server's (tokens, keys) never reaches it."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who one slot's sandbox runs as."""
+
+    host_uid: int | None
+    """uid and gid the bwrap process switches to when it starts (only root may);
+    None keeps the caller's."""
+    inner_uid: int | None
+    """uid and gid the program sees inside bwrap's user namespace (`--uid/--gid`);
+    None keeps the host uid."""
+
+
+def plan_identity(*, euid: int, slot: int, base_uid: int) -> Identity:
+    """Choose the uids of one slot for a server running with effective uid `euid`.
+
+    As root, every slot drops to its own unprivileged uid `base_uid + slot` before bwrap
+    starts: the kernel exempts uid 0 from RLIMIT_NPROC even inside a user namespace, and
+    one uid per slot keeps a fork bomb in one slot from eating the process budget of another
+    on kernels that count processes per uid system-wide. A normal user cannot switch uid, so
+    the sandbox keeps the user's uid on the host and shows `base_uid + slot` inside.
+    """
+    uid = base_uid + slot
+    if euid == 0:
+        return Identity(host_uid=uid, inner_uid=None)
+    return Identity(host_uid=None, inner_uid=uid)
+
+
+_PER_NAMESPACE_NPROC = (5, 14)
+"""First kernel that counts RLIMIT_NPROC per user namespace ("ucounts" rlimits)."""
+
+
+def nproc_counts_per_namespace(kernel_release: str) -> bool:
+    """Tell whether this kernel counts RLIMIT_NPROC per (user namespace, uid).
+
+    Since Linux 5.14 a task's process count is charged to its own user namespace and every
+    ancestor, and checked against its own limit at the innermost level, so a limit set inside
+    bwrap's fresh user namespace counts the sandbox's processes only. Older kernels count
+    every process of the host uid. An unreadable release counts as old.
+    """
+    match = re.match(r"(\d+)\.(\d+)", kernel_release)
+    if match is None:
+        return False
+    return (int(match[1]), int(match[2])) >= _PER_NAMESPACE_NPROC
+
+
+def nproc_limit(
+    processes: int, *, identity: Identity, per_namespace: bool, own_tasks: Callable[[], int]
+) -> int:
+    """The RLIMIT_NPROC value that allows the sandbox `processes` processes of its own.
+
+    Per-namespace counting, or a slot uid of its own, makes the count the sandbox's alone.
+    Otherwise (a normal user on a kernel older than 5.14) the count includes every task the
+    user already runs, so the limit is set above that count, read at each start; the
+    user's other programs can then eat into the sandbox's budget, never the other way round.
+    """
+    if per_namespace or identity.host_uid is not None:
+        return processes
+    return own_tasks() + processes
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The filesystem and namespace options every sandbox of one `Sandbox` shares."""
+
+    python: str
+    """Interpreter run inside the sandbox; it must be readable by the slot uid."""
+    ro_binds: tuple[str, ...] = ()
+    """Host paths bound read-only at the same place (a workspace, a virtualenv)."""
+    hidden: tuple[str, ...] = HIDDEN_DIRS
+    """Host directories covered by an empty read-only tmpfs."""
+    tmp_bytes: int = 64 * 1024 * 1024
+    """Size of the writable tmpfs on /tmp and on /dev/shm."""
+    disable_userns: bool = True
+    """Pass `--disable-userns` (bubblewrap 0.8 and newer): no nested user namespaces."""
+
+
+def check_file_names(names: Sequence[str]) -> None:
+    """Raise ValueError unless every name is a relative path inside the work directory."""
+    for name in names:
+        path = PurePosixPath(name)
+        if not name or path.is_absolute() or ".." in path.parts or name != str(path):
+            raise ValueError(f"sandbox file name must be a plain relative path: {name!r}")
+        if name == PROGRAM_NAME:
+            raise ValueError(f"sandbox file name {PROGRAM_NAME!r} is reserved for the program")
+
+
+def _parents(name: str) -> list[str]:
+    """Directories (relative, outermost first) that must exist before `name` is written."""
+    return [str(parent) for parent in reversed(PurePosixPath(name).parents) if str(parent) != "."]
+
+
+def bwrap_argv(
+    bwrap: str,
+    layout: Layout,
+    identity: Identity,
+    *,
+    files: Sequence[tuple[int, str]],
+    info_fd: int,
+    bootstrap: str,
+    args: Sequence[str] = (),
+) -> list[str]:
+    """The bwrap command line that runs `bootstrap` on the program in `WORK_DIR`.
+
+    `files` pairs an inherited file descriptor with the relative name its content is copied
+    to; the first must be `PROGRAM_NAME`. Mount order matters, as bwrap applies options in
+    sequence: the read-only root first, then the tmpfs that hide and privatise, then the
+    binds (so a virtualenv under /tmp or a workspace under /home shows through), and the
+    read-only remounts last.
+    """
+    argv = [bwrap, "--unshare-all", "--unshare-user"]
+    if layout.disable_userns:
+        argv.append("--disable-userns")
+    if identity.inner_uid is not None:
+        argv += ["--uid", str(identity.inner_uid), "--gid", str(identity.inner_uid)]
+    argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    argv += ["--info-fd", str(info_fd)]
+    argv += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    argv += ["--size", str(layout.tmp_bytes), "--tmpfs", "/dev/shm"]
+    for hidden in layout.hidden:
+        argv += ["--size", str(_HIDDEN_DIR_BYTES), "--tmpfs", hidden]
+    argv += ["--size", str(layout.tmp_bytes), "--tmpfs", "/tmp"]
+    # Parents before children, so a venv inside a bound workspace is not covered again.
+    for path in sorted(layout.ro_binds, key=lambda p: len(PurePosixPath(p).parts)):
+        argv += ["--ro-bind", path, path]
+    argv += ["--dir", WORK_DIR]
+    created: set[str] = set()
+    for fd, name in files:
+        for parent in _parents(name):
+            if parent not in created:
+                created.add(parent)
+                argv += ["--dir", f"{WORK_DIR}/{parent}"]
+        argv += ["--file", str(fd), f"{WORK_DIR}/{name}"]
+    # A writable /dev tmpfs would be unbounded memory; device nodes stay usable read-only.
+    argv += ["--remount-ro", "/dev"]
+    for hidden in layout.hidden:
+        argv += ["--remount-ro", hidden]
+    argv += ["--chdir", WORK_DIR, "--", layout.python, "-I", "-c", bootstrap]
+    return argv + [f"{WORK_DIR}/{PROGRAM_NAME}", *args]
+
+
+_BOOTSTRAP = """\
+import resource as _r, sys as _s
+for _k, _soft, _hard in {limits!r}:
+    _r.setrlimit(getattr(_r, _k), (_soft, _hard))
+_s.argv = _s.argv[1:]
+_s.path.insert(0, {work_dir!r})
+def _hook(kind, error, tb, _show=_s.excepthook):
+    if tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
+        tb = tb.tb_next
+    _show(kind, error.with_traceback(tb), tb)
+_s.excepthook = _hook
+__file__ = _s.argv[0]
+del _r, _s, _k, _soft, _hard, _hook
+exec(compile(open(__file__, "rb").read(), __file__, "exec"))
+"""
+
+
+def bootstrap_code(rlimits: Sequence[tuple[str, int, int]]) -> str:
+    """Python for `-c` inside the sandbox: set the rlimits, then run the program as __main__.
+
+    The limits are set here, after bwrap has built the namespaces and before any candidate
+    code runs, rather than in a `preexec_fn`: Python code between fork and exec can deadlock
+    in a threaded server, and NPROC set inside the user namespace counts only the sandbox's
+    processes (see `nproc_counts_per_namespace`). Lowered hard limits cannot be raised again,
+    since bwrap dropped every capability. The program runs in the real `__main__` namespace
+    (so `doctest.testmod()` finds it), with the work directory importable (`-I` leaves it
+    off `sys.path`), and its tracebacks start at its own first frame (the default hook prints
+    the exception's own `__traceback__`, so the frame is cut there too).
+    """
+    return _BOOTSTRAP.format(limits=tuple(rlimits), work_dir=WORK_DIR)

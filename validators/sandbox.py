@@ -1,0 +1,412 @@
+"""Run untrusted, model-generated Python in a bubblewrap sandbox and report what happened.
+
+Each run gets fresh namespaces of every kind (no network, a private pid tree), a read-only
+root with the homes and /run hidden, a small private /tmp, no capabilities, an unprivileged
+uid, rlimits on memory, CPU, processes and file size, capped output, and a wall clock after
+which the whole tree is killed. Where bubblewrap is missing or cannot build namespaces,
+nothing runs at all: `Sandbox.probe` says why and `Sandbox.run` answers `UNAVAILABLE`.
+There is no unsandboxed fallback.
+
+Who runs it. As root, slot `i` drops to uid `base_uid + i` before bwrap starts, so the
+kernel's exemption of uid 0 from RLIMIT_NPROC does not apply and no two slots share a
+process count. A normal user cannot switch uid: bwrap's user namespace shows the slot uid
+inside, and RLIMIT_NPROC, set inside that namespace, counts only the sandbox's processes on
+Linux 5.14 and newer; on older kernels it is set above the user's current task count (see
+`_sandbox_command.nproc_limit`).
+
+How it ends. The parent reads stdout and stderr as they come and keeps at most
+`output_bytes` of each; past that, or past `wall_seconds`, it SIGKILLs bwrap's init (pid 1 of
+the run's pid namespace, held by a pidfd), the kernel kills everything else in the
+namespace, and the parent waits until the init has exited (`_sandbox_process`).
+
+bwrap reference: https://github.com/containers/bubblewrap/blob/main/bwrap.xml
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from functools import partial
+from pathlib import Path
+
+from validators._sandbox_command import (
+    HIDDEN_DIRS,
+    PROGRAM_NAME,
+    SANDBOX_ENV,
+    Identity,
+    Layout,
+    bootstrap_code,
+    bwrap_argv,
+    check_file_names,
+    nproc_counts_per_namespace,
+    nproc_limit,
+    plan_identity,
+)
+from validators._sandbox_process import Capture, Execution, Stop, count_tasks
+
+_GIB = 1024**3
+_MIB = 1024**2
+
+NOT_INSTALLED = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+"""Probe answer when no bwrap executable is found."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits of one sandboxed run."""
+
+    memory_bytes: int = _GIB
+    """Address space (RLIMIT_AS) of each process; an allocation beyond it fails."""
+    cpu_seconds: int = 5
+    """CPU time (RLIMIT_CPU) of each process: SIGXCPU at this, SIGKILL one second later."""
+    processes: int = 64
+    """Processes and threads the run may have at once (RLIMIT_NPROC)."""
+    file_bytes: int = 10 * _MIB
+    """Largest file the run may write (RLIMIT_FSIZE)."""
+    wall_seconds: float = 10.0
+    """Wall-clock time after which the whole process tree is killed."""
+    output_bytes: int = _MIB
+    """Most bytes kept of stdout, and of stderr; more kills the run."""
+    tmp_bytes: int = 64 * _MIB
+    """Size of the private /tmp (which holds the program and its files) and of /dev/shm."""
+
+    def __post_init__(self) -> None:
+        """Reject limits that would make every run fail or none be limited."""
+        for name, value in vars(self).items():
+            if value <= 0:
+                raise ValueError(f"sandbox limit {name} must be positive, not {value}")
+
+
+class Outcome(Enum):
+    """How a sandboxed run ended."""
+
+    PASSED = "passed"
+    """Exit status 0."""
+    FAILED = "failed"
+    """Nonzero exit status (an exception, an assertion, `sys.exit(1)`)."""
+    TIMEOUT = "timeout"
+    """Still running at the wall-clock limit; killed."""
+    KILLED = "killed"
+    """Killed by a signal or stopped by a resource limit."""
+    OUTPUT_LIMIT = "output_limit"
+    """Wrote more than the output cap; killed."""
+    UNAVAILABLE = "unavailable"
+    """Not run: no usable sandbox, or the sandbox was closed."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one sandboxed run did."""
+
+    outcome: Outcome
+    returncode: int | None
+    """bwrap's exit status (128 + N for signal N); None when nothing ran."""
+    stdout: str
+    """Standard output, cut at the output cap."""
+    stderr: str
+    """Standard error, cut at the output cap."""
+    seconds: float
+    """Wall-clock seconds from start to the last process reaped."""
+    reason: str = ""
+    """Why it did not pass, for people: "CPU limit (5 s) exceeded"; empty when it passed."""
+
+    @property
+    def passed(self) -> bool:
+        """Tell whether the program ran to exit status 0."""
+        return self.outcome is Outcome.PASSED
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program to run: its source, files beside it, its command-line arguments."""
+
+    source: str
+    files: Mapping[str, str] = field(default_factory=dict)
+    """Relative name → text, written into the work directory, which is importable."""
+    args: tuple[str, ...] = ()
+    """`sys.argv[1:]` of the program."""
+
+
+def _unavailable(reason: str) -> RunResult:
+    return RunResult(Outcome.UNAVAILABLE, None, "", "", 0.0, reason)
+
+
+def _size(count: int) -> str:
+    """A byte count as people write it: "1 GiB", "10 MiB", "1000 bytes"."""
+    for unit, name in ((_GIB, "GiB"), (_MIB, "MiB"), (1024, "KiB")):
+        if count % unit == 0:
+            return f"{count // unit} {name}"
+    return f"{count} bytes"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def classify(capture: Capture, limits: SandboxLimits) -> tuple[Outcome, str]:
+    """Turn the exit of a run into an outcome and a reason a person can read.
+
+    bwrap reports a signal death as exit status 128 + N, so a program calling `sys.exit(137)`
+    reads as killed by SIGKILL; it does not pass either way. A limit that Python turns into an
+    exception (MemoryError, EFBIG, EAGAIN from fork) is recognised by the last line of stderr.
+    """
+    stop = capture.stop
+    if stop is Stop.WALL:
+        return Outcome.TIMEOUT, f"killed by SIGKILL after {limits.wall_seconds:g} s wall clock"
+    if stop is Stop.STDOUT or stop is Stop.STDERR:
+        cap = _size(limits.output_bytes)
+        return Outcome.OUTPUT_LIMIT, f"output limit ({cap}) exceeded on {stop.value}"
+    if stop is Stop.CLOSED:
+        return Outcome.UNAVAILABLE, "sandbox closed while the program ran"
+    code = capture.returncode
+    if code == 0:
+        return Outcome.PASSED, ""
+    number = -code if code < 0 else code - 128
+    if 0 < number < 65:
+        if number == signal.SIGXCPU:
+            return Outcome.KILLED, f"CPU limit ({limits.cpu_seconds} s) exceeded"
+        if number == signal.SIGXFSZ:
+            return Outcome.KILLED, f"file size limit ({_size(limits.file_bytes)}) exceeded"
+        return Outcome.KILLED, f"killed by {_signal_name(number)}"
+    stderr = capture.stderr.decode("utf-8", "replace")
+    last = _last_line(stderr)
+    if last.split(":")[0] == "MemoryError":
+        return Outcome.KILLED, f"address space limit ({_size(limits.memory_bytes)}) reached"
+    if "[Errno 27]" in last:  # EFBIG: Python ignores SIGXFSZ and raises instead
+        return Outcome.KILLED, f"file size limit ({_size(limits.file_bytes)}) exceeded"
+    if "[Errno 11]" in last and "fork" in stderr:
+        return Outcome.KILLED, f"process limit ({limits.processes}) reached"
+    return Outcome.FAILED, f"exit status {code}: {last}" if last else f"exit status {code}"
+
+
+def _hidden_dirs() -> tuple[str, ...]:
+    """The `HIDDEN_DIRS` that exist here as real directories (a symlink cannot be covered)."""
+    return tuple(path for path in HIDDEN_DIRS if os.path.isdir(path) and not os.path.islink(path))
+
+
+def _namespace_failure(stderr: str) -> bool:
+    words = ("namespace", "uid map", "gid map", "setting up", "operation not permitted")
+    return any(word in stderr.lower() for word in words)
+
+
+class Sandbox:
+    """A pool of `slots` sandboxes, each with its own uid, that run programs to a `RunResult`.
+
+    Thread-safe: `run` blocks the calling thread until a slot is free and the run is over,
+    and nothing of the run is left running when it returns (bwrap's init may linger a moment
+    as a zombie until the host's init reaps it). Call `run` from a thread that outlives the
+    call, as any caller does: bwrap's `--die-with-parent` watches the starting thread.
+    """
+
+    def __init__(
+        self,
+        limits: SandboxLimits | None = None,
+        *,
+        slots: int = 2,
+        python: str = "/usr/bin/python3",
+        ro_binds: Sequence[str | Path] = (),
+        bwrap: str = "bwrap",
+        base_uid: int = 61000,
+    ) -> None:
+        """Configure the pool; nothing is started until the first `probe` or `run`.
+
+        `python` runs inside the sandbox and must be readable by the slot uid (a pyenv under
+        /root is not). `ro_binds` are host paths bound read-only at the same place, after the
+        private /tmp and the hidden homes, so they show through both. Slot `i` runs as uid
+        `base_uid + i`.
+        """
+        if slots < 1:
+            raise ValueError(f"sandbox needs at least one slot, not {slots}")
+        self.limits = limits or SandboxLimits()
+        self._slots = slots
+        self._bwrap = bwrap
+        self._base_uid = base_uid
+        self._layout = Layout(
+            python=python,
+            ro_binds=tuple(str(Path(path).absolute()) for path in ro_binds),
+            hidden=_hidden_dirs(),
+            tmp_bytes=self.limits.tmp_bytes,
+        )
+        self._per_namespace = nproc_counts_per_namespace(os.uname().release)
+        self._free: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for slot in range(slots):
+            self._free.put(slot)
+        self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+        self._probed = False
+        self._unavailable: str | None = None
+        self._bwrap_path = ""
+        self._running: set[Execution] = set()
+        self._closed = False
+
+    def probe(self) -> str | None:
+        """Return why the sandbox cannot be used, or None when it can; checked once, cached."""
+        with self._probe_lock:
+            if not self._probed:
+                self._unavailable = self._probe()
+                self._probed = True
+            return self._unavailable
+
+    def run(
+        self, source: str, *, files: Mapping[str, str] | None = None, args: Sequence[str] = ()
+    ) -> RunResult:
+        """Run `source` as __main__ with `files` beside it; never raises on bad code.
+
+        ValueError is raised only for a file name outside the work directory, which is the
+        caller's mistake.
+        """
+        return self._run_program(Program(source, dict(files or {}), tuple(args)))
+
+    def run_many(self, programs: Sequence[str | Program]) -> list[RunResult]:
+        """Run programs in parallel over the slots; results come back in the same order."""
+        if not programs:
+            return []
+        jobs = [Program(p) if isinstance(p, str) else p for p in programs]
+        for job in jobs:
+            check_file_names(list(job.files))
+        with ThreadPoolExecutor(self._slots, thread_name_prefix="sandbox") as pool:
+            return list(pool.map(self._run_program, jobs))
+
+    def close(self) -> None:
+        """Kill every run in progress and refuse new ones."""
+        with self._lock:
+            self._closed = True
+            running = list(self._running)
+        for execution in running:
+            execution.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _probe(self) -> str | None:
+        """Find bwrap, check its options, and run an empty program through the real path."""
+        found = shutil.which(self._bwrap)
+        if found is None:
+            return NOT_INSTALLED
+        try:
+            usage = subprocess.run(
+                [found, "--help"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"bwrap cannot be run: {exc}"
+        if "--size" not in usage:
+            return "bubblewrap is too old: 0.7 or newer is needed (for --size on tmpfs)"
+        self._bwrap_path = found
+        if "--disable-userns" not in usage:
+            self._layout = replace(self._layout, disable_userns=False)
+        python = shutil.which(self._layout.python)
+        if python is None:
+            return f"sandbox python {self._layout.python} is not an executable file"
+        self._layout = replace(self._layout, python=python)
+        result = self._execute(0, Program("import sys"))
+        if result.passed:
+            return None
+        detail = (result.stderr.strip() or result.reason).splitlines()[0]
+        if result.outcome is Outcome.UNAVAILABLE:
+            return detail
+        if "execvp" in detail:
+            # /root and /home are hidden, and a pyenv there is unreadable by the slot uid.
+            return f"sandbox python {self._layout.python} cannot run inside bwrap: {detail}"
+        if _namespace_failure(detail):
+            return f"bwrap cannot create namespaces: {detail}"
+        if detail.startswith("bwrap:"):
+            return f"bwrap cannot set up the sandbox: {detail}"
+        return f"sandbox self-test failed: {detail}"
+
+    def _run_program(self, program: Program) -> RunResult:
+        check_file_names(list(program.files))
+        reason = self.probe()
+        if reason is not None:
+            return _unavailable(reason)
+        slot = self._free.get()
+        try:
+            return self._execute(slot, program)
+        finally:
+            self._free.put(slot)
+
+    def _execute(self, slot: int, program: Program) -> RunResult:
+        """Run one program in `slot` (held by the caller) and classify its end."""
+        identity = plan_identity(euid=os.geteuid(), slot=slot, base_uid=self._base_uid)
+        limits = self.limits
+        execution = Execution(
+            host_uid=identity.host_uid,
+            wall_seconds=limits.wall_seconds,
+            output_bytes=limits.output_bytes,
+        )
+        files = {PROGRAM_NAME: program.source, **program.files}
+        # Lone surrogates from a tokenizer reach the program as a decoding error, not here.
+        contents = {name: text.encode("utf-8", "surrogatepass") for name, text in files.items()}
+        with self._lock:
+            if self._closed:
+                return _unavailable("sandbox closed")
+            self._running.add(execution)
+        try:
+            build = partial(self._argv, identity, args=program.args)
+            execution.start(build, contents, SANDBOX_ENV)
+            capture = execution.finish()
+        except OSError as exc:
+            return _unavailable(f"cannot start bwrap: {exc}")
+        finally:
+            with self._lock:
+                self._running.discard(execution)
+        outcome, reason = classify(capture, limits)
+        return RunResult(
+            outcome,
+            capture.returncode,
+            capture.stdout.decode("utf-8", "replace"),
+            capture.stderr.decode("utf-8", "replace"),
+            capture.seconds,
+            reason,
+        )
+
+    def _argv(
+        self,
+        identity: Identity,
+        files: Sequence[tuple[int, str]],
+        info_fd: int,
+        *,
+        args: Sequence[str],
+    ) -> list[str]:
+        limits = self.limits
+        nproc = nproc_limit(
+            limits.processes,
+            identity=identity,
+            per_namespace=self._per_namespace,
+            own_tasks=partial(count_tasks, os.getuid()),
+        )
+        rlimits = [
+            ("RLIMIT_AS", limits.memory_bytes, limits.memory_bytes),
+            # The hard limit a second later turns a program that ignores SIGXCPU into SIGKILL.
+            ("RLIMIT_CPU", limits.cpu_seconds, limits.cpu_seconds + 1),
+            ("RLIMIT_NPROC", nproc, nproc),
+            ("RLIMIT_FSIZE", limits.file_bytes, limits.file_bytes),
+            ("RLIMIT_CORE", 0, 0),
+        ]
+        return bwrap_argv(
+            self._bwrap_path,
+            self._layout,
+            identity,
+            files=files,
+            info_fd=info_fd,
+            bootstrap=bootstrap_code(rlimits),
+            args=args,
+        )
