@@ -70,9 +70,7 @@ def check_special_tokens(tokenizer: Tokenizer) -> None:
         if got != expected:
             problems.append(f"{token} is {got}, expected {expected}")
     if problems:
-        raise SpecialTokenError(
-            "tokenizer is not a Qwen2.5 tokenizer: " + "; ".join(problems)
-        )
+        raise SpecialTokenError("tokenizer is not a Qwen2.5 tokenizer: " + "; ".join(problems))
 
 
 def encode_text(tokenizer: Tokenizer, text: str) -> list[int]:
