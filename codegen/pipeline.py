@@ -13,10 +13,11 @@ from codegen.generate import OnText, SamplingParams
 from codegen.postprocess import DEFAULT_FILTERS
 from codegen.postprocess.base import Filter, FilterContext
 from codegen.postprocess.scope import detect_indent_unit, is_single_line
-from codegen.ranking import merge_identical, rank
+from codegen.ranking import merge_identical, rank, syntax_ok
 from codegen.types import Candidate, CompletionRequest, CompletionResult, Timings
 from prompts.templates import FimTemplate, Prompt, PromptFile
 from validators import DEFAULT_VALIDATORS, Splice, Validator, Verdict
+from validators.base import check_all
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Pipeline:
             single_line=is_single_line(request.text, request.offset),
             indent_unit=detect_indent_unit(request.text),
         )
+        prime(self.validators, request)
         prompt = self.build_prompt(request)
         started_generation = time.perf_counter()
         params = SamplingParams(request.n, request.max_new_tokens, request.temperature)
@@ -80,9 +82,9 @@ class Pipeline:
             self.filters,
         )
         started_validation = time.perf_counter()
-        vetted = [validate(c, request, self.validators) for c in merge_identical(kept)]
-        shown = [c for c in vetted if c.passed]
-        discarded += [c for c in vetted if not c.passed]
+        vetted = validate(merge_identical(kept), request, self.validators)
+        shown, rejected = select_shown(vetted)
+        discarded += rejected
         done = time.perf_counter()
         timings = Timings(
             prompt=started_generation - clock,
@@ -93,7 +95,16 @@ class Pipeline:
             prompt_sections=tuple(prompt.section_tokens.items()) if prompt else (),
             context_paths=prompt.context_paths if prompt else (),
         )
-        return CompletionResult(request, tuple(rank(shown)), tuple(discarded), timings)
+        return CompletionResult(request, tuple(shown), tuple(discarded), timings)
+
+
+def prime(validators: Sequence[Validator], request: CompletionRequest) -> None:
+    """Let validators that keep state warm up on the document while the model generates."""
+    document = Splice(request.text, request.offset, request.offset, "", request.path, request.root)
+    for validator in validators:
+        warm = getattr(validator, "prime", None)
+        if warm is not None:
+            warm(document)
 
 
 def settled_by(context: FilterContext, filters: Sequence[Filter]) -> Callable[[str], bool]:
@@ -144,14 +155,37 @@ def postprocess(
 
 
 def validate(
-    candidate: Candidate, request: CompletionRequest, validators: Sequence[Validator]
-) -> Candidate:
-    """Run the validators in order, stopping at the first failure; attach every verdict."""
-    splice = Splice(request.text, request.offset, candidate.end, candidate.insert, request.path)
-    verdicts: list[Verdict] = []
+    candidates: Sequence[Candidate], request: CompletionRequest, validators: Sequence[Validator]
+) -> list[Candidate]:
+    """Run the validators in order, each on the candidates that passed the ones before it.
+
+    A validator sees all its candidates at once (the sandbox runs them in one go); every
+    verdict is attached to its candidate.
+    """
+    splices = [
+        Splice(request.text, request.offset, c.end, c.insert, request.path, request.root)
+        for c in candidates
+    ]
+    verdicts: list[list[Verdict]] = [[] for _ in candidates]
+    alive = list(range(len(candidates)))
     for validator in validators:
-        verdict = validator.check(splice)
-        verdicts.append(verdict)
-        if not verdict.ok:
+        if not alive:
             break
-    return replace(candidate, verdicts=tuple(verdicts))
+        results = check_all(validator, [splices[i] for i in alive])
+        for index, verdict in zip(alive, results, strict=True):
+            verdicts[index].append(verdict)
+        alive = [index for index, verdict in zip(alive, results, strict=True) if verdict.ok]
+    return [replace(c, verdicts=tuple(v)) for c, v in zip(candidates, verdicts, strict=True)]
+
+
+def select_shown(candidates: Sequence[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+    """Split candidates into (shown, ranked best first) and discarded.
+
+    A candidate that breaks the syntax is never shown, and nothing is shown when no
+    candidate passes every check that ran; otherwise the rest are ranked by evidence.
+    """
+    parseable = [c for c in candidates if syntax_ok(c)]
+    broken = [c for c in candidates if not syntax_ok(c)]
+    if not any(c.passed for c in parseable):
+        return [], [*broken, *parseable]
+    return rank(parseable), broken

@@ -1,31 +1,124 @@
-"""Order vetted alternatives: candidates that passed every check first, then by log-probability."""
+"""Order alternatives by evidence, then by execution agreement, then by log-probability.
+
+Evidence, worst first: breaks the syntax < adds type errors < fails the embedded tests <
+nothing could be run < passes them. Among candidates with the same evidence, those whose
+behaviour on the probe inputs is shared by more candidates rank higher: correct programs
+agree with each other on every input, wrong ones scatter (CodeT's execution agreement,
+arXiv 2207.10397, here as soft agreement: a candidate that agrees with another on part of
+the inputs gets that part as support). Model-generated tests, when a caller has them, add
+dual agreement: the support is multiplied by one plus the generated tests the candidate
+passes, except for candidates that pass the user's own tests (on recorded HumanEval
+samples, generated tests made the choice among those worse: see bench/RESULTS.md). Last
+come the likelier candidates, then the order they arrived in.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from codegen.types import Candidate
 
+SYNTAX, TYPES, TESTS, GENERATED = "syntax", "mypy", "tests", "generated"
+"""Check names the ranking knows; other checks that fail count as failed tests."""
+
+_FAIL_LEVEL = {SYNTAX: 0, TYPES: 1, TESTS: 2}
+UNTESTED_LEVEL = 3
+PASSED_LEVEL = 4
+
+
+def syntax_ok(candidate: Candidate) -> bool:
+    """Tell whether no syntax check rejected the candidate."""
+    return all(v.ok for v in candidate.verdicts if v.check == SYNTAX)
+
+
+def evidence_level(candidate: Candidate) -> int:
+    """How far the candidate got: 0 breaks the syntax … 4 passes the embedded tests."""
+    level = PASSED_LEVEL
+    tested = False
+    for verdict in candidate.verdicts:
+        if not verdict.ran or verdict.check == GENERATED:
+            continue
+        if not verdict.ok:
+            level = min(level, _FAIL_LEVEL.get(verdict.check, _FAIL_LEVEL[TESTS]))
+        elif verdict.check == TESTS:
+            tested = True
+    return UNTESTED_LEVEL if level == PASSED_LEVEL and not tested else level
+
+
+def behaviour_of(candidate: Candidate) -> tuple[str, ...]:
+    """The candidate's values on the probe inputs (empty when nothing was run)."""
+    for verdict in candidate.verdicts:
+        if verdict.behaviour:
+            return verdict.behaviour
+    return ()
+
+
+def generated_passed(candidate: Candidate) -> int | None:
+    """How many model-generated tests the candidate passed; None when there were none."""
+    for verdict in candidate.verdicts:
+        if verdict.check == GENERATED and verdict.ran:
+            return verdict.passed
+    return None
+
+
+def _similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """Share of probe inputs on which two behaviours agree (1 for identical ones)."""
+    if a == b:
+        return 1.0
+    if not a or len(a) != len(b):
+        return 0.0
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def agreement(candidates: Sequence[Candidate]) -> list[float]:
+    """Per candidate, its support among candidates with the same evidence (itself included)."""
+    levels = [evidence_level(c) for c in candidates]
+    behaviours = [behaviour_of(c) for c in candidates]
+    groups: Counter[tuple[int, tuple[str, ...]]] = Counter()
+    for candidate, key in zip(candidates, zip(levels, behaviours, strict=True), strict=True):
+        groups[key] += candidate.votes
+    support: dict[tuple[int, tuple[str, ...]], float] = {}
+    for key in groups:
+        level, behaviour = key
+        support[key] = sum(
+            count * _similarity(behaviour, other)
+            for (other_level, other), count in groups.items()
+            if other_level == level and behaviour and other
+        ) or float(groups[key])
+    scores = []
+    for candidate, key in zip(candidates, zip(levels, behaviours, strict=True), strict=True):
+        passed = generated_passed(candidate)
+        # The user's own tests are the better judge: generated ones (often wrong) only
+        # weigh in where the candidate did not pass those.
+        weigh = passed is not None and key[0] != PASSED_LEVEL
+        scores.append(support[key] * (1 + passed if weigh and passed is not None else 1))
+    return scores
+
 
 def rank(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """Sort best first; ties keep generation order (candidate 0 is the greedy one)."""
-    indexed = list(enumerate(candidates))
-    indexed.sort(
-        key=lambda pair: (
-            not pair[1].passed,
-            -(pair[1].logprob if pair[1].logprob is not None else float("-inf")),
-            pair[0],
-        )
-    )
-    return [candidate for _, candidate in indexed]
+    """Sort best first: evidence, then agreement, then log-probability, then arrival order."""
+    pool = list(candidates)
+    support = agreement(pool)
+
+    def key(index: int) -> tuple[int, float, float, int]:
+        candidate = pool[index]
+        logprob = candidate.logprob if candidate.logprob is not None else float("-inf")
+        return (-evidence_level(candidate), -support[index], -logprob, index)
+
+    return [pool[i] for i in sorted(range(len(pool)), key=key)]
 
 
 def merge_identical(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """Keep one candidate per distinct edit, the one with the highest log-probability."""
+    """Keep one candidate per distinct edit, the likeliest, counting the others as its votes."""
     best: dict[tuple[str, int], Candidate] = {}
     for candidate in candidates:
         key = (candidate.insert, candidate.end)
         kept = best.get(key)
-        if kept is None or (candidate.logprob or float("-inf")) > (kept.logprob or float("-inf")):
+        if kept is None:
             best[key] = candidate
+            continue
+        likelier = (candidate.logprob or float("-inf")) > (kept.logprob or float("-inf"))
+        best[key] = replace(candidate if likelier else kept, votes=kept.votes + candidate.votes)
     return list(best.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from codegen.model import ModelError, parse_spec, resolve_default_spec
 from codegen.pipeline import Pipeline
 from codegen.types import CompletionRequest, CompletionResult
 from prompts.templates import FimTemplate
-from validators import DEFAULT_VALIDATORS, Validator
+from validators import DEFAULT_VALIDATORS, Validator, close_validators
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ class CompletionService:
     error: str = ""
     description: str = ""
     backend: Backend | None = None
+    validators: tuple[Validator, ...] = DEFAULT_VALIDATORS
+    """Every validator this service may run (the settings switch some off per request)."""
     last_result: CompletionResult | None = None
     """The most recent finished request, for status and troubleshooting."""
     _active: int = 0
@@ -66,6 +68,10 @@ class CompletionService:
             if ticket == self._generation:  # a newer load request wins
                 self.backend, self.description = backend, backend.description
                 self.state = ModelState.READY
+
+    def close(self) -> None:
+        """Stop what the validators keep running (mypy daemons, sandbox runs)."""
+        close_validators(self.validators)
 
     @property
     def active_generations(self) -> int:
@@ -99,6 +105,8 @@ class CompletionService:
                 self._active -= 1
 
 
-def enabled_validators(switches: dict[str, bool]) -> tuple[Validator, ...]:
-    """The default validators, minus those switched off by name."""
-    return tuple(v for v in DEFAULT_VALIDATORS if switches.get(v.name, True))
+def enabled_validators(
+    validators: Sequence[Validator], switches: Mapping[str, bool]
+) -> tuple[Validator, ...]:
+    """The validators, minus those switched off by name."""
+    return tuple(v for v in validators if switches.get(v.name, True))

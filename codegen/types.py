@@ -53,6 +53,8 @@ class CompletionRequest:
     """Other files (open documents), most relevant last."""
     repo_name: str = ""
     """Workspace name, used for repository-level prompts."""
+    root: str = ""
+    """Workspace root directory (its configuration and tests); empty when unknown."""
     n: int = 1
     """Number of alternatives to sample."""
     max_new_tokens: int = 64
@@ -104,6 +106,8 @@ class Candidate:
     verdicts: tuple[Verdict, ...] = ()
     applied: tuple[str, ...] = field(default=())
     """Names of the post-processing filters that changed this candidate."""
+    votes: int = 1
+    """How many sampled candidates came out as this same edit (merged into this one)."""
 
     @property
     def passed(self) -> bool:

@@ -16,6 +16,7 @@ from codegen.pipeline import Pipeline
 from codegen.positions import PositionError, offset_at, position_at
 from codegen.types import Candidate, CompletionRequest, CompletionResult
 from prompts.templates import FimTemplate
+from validators import close_validators, create_validators
 
 logger = logging.getLogger("vetted")
 
@@ -51,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--max-new-tokens", type=int, default=64)
     complete.add_argument("--json", action="store_true", help="print one JSON object")
 
+    ranking = sub.add_parser("rank", help="rank recorded candidates (JSONL in, JSONL out)")
+    ranking.add_argument("input", type=Path, help="one task per line (see codegen/rank_tasks.py)")
+    ranking.add_argument("-o", "--output", type=Path, required=True)
+    ranking.add_argument("--mypy", action="store_true", help="also type-check each candidate")
+    ranking.add_argument("--no-examples", action="store_true", help="ignore docstring examples")
+    ranking.add_argument("--no-agreement", action="store_true", help="no behaviour clustering")
+    ranking.add_argument("--no-generated", action="store_true", help="ignore generated tests")
+    ranking.add_argument("--quiet", action="store_true", help="no progress line")
+
     model = sub.add_parser("model", help="manage models")
     model_sub = model.add_subparsers(dest="model_command", required=True)
     pull_parser = model_sub.add_parser("pull", help="obtain and cache a model")
@@ -76,6 +86,10 @@ def main(argv: list[str] | None = None) -> None:
             serve(args)
         elif args.command == "complete":
             sys.exit(complete(args))
+        elif args.command == "rank":
+            from lsp_server.rank_command import rank_file
+
+            sys.exit(rank_file(args))
         else:
             spec = parse_spec(args.spec) if args.spec else resolve_default_spec()
             print(pull(spec, progress=say))
@@ -91,11 +105,14 @@ def say(message: str) -> None:
 
 def serve(args: argparse.Namespace) -> None:
     """Run the language server until the client exits."""
+    from codegen.service import CompletionService
     from lsp_server.config import Settings
     from lsp_server.server import create_server
+    from validators import create_validators
 
     settings = Settings(model=args.model, device=args.device or "auto", dtype=args.dtype or "auto")
-    server = create_server(settings, exclude=args.exclude)
+    service = CompletionService(validators=create_validators())
+    server = create_server(settings, service, exclude=args.exclude)
     if args.tcp is not None:
         server.start_tcp("127.0.0.1", args.tcp)
     else:
@@ -113,21 +130,40 @@ def complete(args: argparse.Namespace) -> int:
         return 2
     try:
         offset = offset_at(text, args.line, args.character)
+        root = project_root(args.file)
         request = CompletionRequest(
-            text=text, offset=offset, path=args.file.name, n=args.n,
-            max_new_tokens=args.max_new_tokens, trigger="invoked",
+            text=text, offset=offset, path=str(args.file.resolve().relative_to(root)), n=args.n,
+            max_new_tokens=args.max_new_tokens, trigger="invoked", root=str(root),
         )
     except (PositionError, ValueError) as exc:
         print(f"vetted: {exc}", file=sys.stderr)
         return 2
     spec = parse_spec(args.model) if args.model else resolve_default_spec()
     backend = load_backend(spec, device=args.device, dtype=args.dtype, progress=say)
-    result = Pipeline(backend, FimTemplate()).complete(request, threading.Event())
+    validators = create_validators()
+    try:
+        pipeline = Pipeline(backend, FimTemplate(), validators=validators)
+        result = pipeline.complete(request, threading.Event())
+    finally:
+        close_validators(validators)
     if args.json:
         print(json.dumps(result_to_json(result)))
     else:
         print_human(result, backend.description)
     return 0
+
+
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", "mypy.ini", ".git")
+"""Files that mark a project's root directory."""
+
+
+def project_root(file: Path) -> Path:
+    """The nearest directory above `file` with a project marker, else the file's directory."""
+    start = file.resolve().parent
+    for directory in (start, *start.parents):
+        if any((directory / marker).exists() for marker in ROOT_MARKERS):
+            return directory
+    return start
 
 
 def result_to_json(result: CompletionResult) -> dict[str, Any]:
@@ -153,10 +189,14 @@ def result_to_json(result: CompletionResult) -> dict[str, Any]:
 
 
 def verdicts_to_json(candidate: Candidate) -> dict[str, dict[str, Any]]:
-    """Verdicts keyed by check name."""
-    return {
-        v.check: {"ok": v.ok, "reason": v.reason, "detail": v.detail} for v in candidate.verdicts
-    }
+    """Verdicts keyed by check name: passed or not, whether it ran, why, and counts."""
+    table: dict[str, dict[str, Any]] = {}
+    for v in candidate.verdicts:
+        entry: dict[str, Any] = {"ok": v.ok, "ran": v.ran, "reason": v.reason, "detail": v.detail}
+        if v.total:
+            entry.update(passed=v.passed, total=v.total)
+        table[v.check] = entry
+    return table
 
 
 def print_human(result: CompletionResult, model: str) -> None:

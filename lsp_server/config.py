@@ -18,6 +18,10 @@ class ValidatorSettings:
 
     syntax: bool = True
     """Reject candidates that add syntax errors (tree-sitter and `ast`)."""
+    mypy: bool = True
+    """Rank down candidates that add mypy errors (the workspace's mypy configuration)."""
+    tests: bool = True
+    """Run the function's docstring examples and workspace tests in a sandbox."""
 
 
 @attrs.frozen
@@ -37,8 +41,8 @@ class Settings:
         default=1536, validator=attrs.validators.in_(range(64, 32769))
     )
     """Prompt budget in tokens (context, prefix and suffix together)."""
-    alternatives: int = attrs.field(default=1, validator=attrs.validators.in_(range(1, 17)))
-    """Number of candidates sampled per request."""
+    alternatives: int = attrs.field(default=4, validator=attrs.validators.in_(range(1, 17)))
+    """Number of candidates sampled per request (one batched pass sharing the prompt)."""
     temperature: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
     """0 = the first candidate is greedy."""
     trigger: Trigger = "automatic"

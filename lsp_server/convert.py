@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.workspace import TextDocument
@@ -60,12 +62,46 @@ def to_lsp_range(document: TextDocument, candidate: Candidate, offset: int) -> t
     return types.Range(to_lsp_position(document, offset), to_lsp_position(document, candidate.end))
 
 
+ACCEPTED_COMMAND = "vetted.accepted"
+"""Runs after the client inserts an item; its arguments carry the item's verdicts."""
+
+
+def verdict_summary(candidate: Candidate) -> str:
+    """One line of what was checked: ``syntax ✓ · mypy ✓ · tests 3/3 ✓``."""
+    parts = []
+    for verdict in candidate.verdicts:
+        mark = "–" if not verdict.ran else "✓" if verdict.ok else "✗"
+        counts = f" {verdict.passed}/{verdict.total}" if verdict.ran and verdict.total else ""
+        parts.append(f"{verdict.check}{counts} {mark}")
+    return " · ".join(parts)
+
+
+def verdicts_to_wire(candidate: Candidate) -> dict[str, dict[str, Any]]:
+    """Verdicts by check name, as clients receive them (camelCase)."""
+    table: dict[str, dict[str, Any]] = {}
+    for v in candidate.verdicts:
+        entry: dict[str, Any] = {"ok": v.ok, "ran": v.ran}
+        if v.reason or v.detail:
+            entry.update(reason=v.reason, detail=v.detail)
+        if v.total:
+            entry.update(passed=v.passed, total=v.total)
+        table[v.check] = entry
+    return table
+
+
 def to_lsp_inline_item(
     document: TextDocument, candidate: Candidate, offset: int
 ) -> types.InlineCompletionItem:
-    """An inline (ghost text) item for one vetted candidate."""
+    """An inline (ghost text) item for one vetted candidate, its verdicts in its command."""
+    accepted = types.Command(
+        title=verdict_summary(candidate),
+        command=ACCEPTED_COMMAND,
+        arguments=[{"verdicts": verdicts_to_wire(candidate)}],
+    )
     return types.InlineCompletionItem(
-        insert_text=candidate.insert, range=to_lsp_range(document, candidate, offset)
+        insert_text=candidate.insert,
+        range=to_lsp_range(document, candidate, offset),
+        command=accepted,
     )
 
 
@@ -90,10 +126,12 @@ def to_lsp_completion_item(
     return types.CompletionItem(
         label=label,
         kind=types.CompletionItemKind.Snippet,
-        detail="vetted",
+        detail=f"vetted: {verdict_summary(candidate)}",
         documentation=types.MarkupContent(
-            kind=types.MarkupKind.Markdown, value=f"```python\n{new_text}\n```"
+            kind=types.MarkupKind.Markdown,
+            value=f"```python\n{new_text}\n```\n\n{verdict_summary(candidate)}",
         ),
+        data={"verdicts": verdicts_to_wire(candidate)},
         sort_text=f"{sort_index:04d}",
         filter_text=document.source[start:offset] or None,
         insert_text_format=types.InsertTextFormat.PlainText,

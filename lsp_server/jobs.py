@@ -8,6 +8,7 @@ import threading
 from dataclasses import replace
 from urllib.parse import unquote, urlparse
 
+import attrs
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
@@ -71,8 +72,10 @@ async def complete_at(
     document = ls.workspace.get_text_document(uri)
     request = from_lsp_request(document, position, settings, trigger, relative_path(ls, uri))
     context = open_context(ls, uri, request.language)
-    request = replace(request, context_files=context, repo_name=repo_name(ls))
-    validators = enabled_validators({"syntax": settings.validators.syntax})
+    root = ls.workspace.root_path or ""
+    request = replace(request, context_files=context, repo_name=repo_name(ls), root=root)
+    switches = attrs.asdict(settings.validators)
+    validators = enabled_validators(ls.service.validators, switches)
     cancel = threading.Event()
     try:
         result = await asyncio.to_thread(

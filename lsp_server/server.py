@@ -57,6 +57,8 @@ class CompletionServer(LanguageServer):
         self.service = service
         self.settings = settings
         self.position_encoding: str = "utf-16"
+        self.accepted = 0
+        """Suggestions the client reported inserted (`vetted.accepted`)."""
         self.recent_documents: dict[str, None] = {}
         """URIs of open documents, least recently opened or edited first."""
 
@@ -76,7 +78,14 @@ Feature = Callable[[CompletionServer], None]
 
 def default_features() -> list[tuple[str, Feature]]:
     """The features of a full server, in registration order."""
-    from lsp_server.features import completion, documents, inline_completion, lifecycle, status
+    from lsp_server.features import (
+        accept,
+        completion,
+        documents,
+        inline_completion,
+        lifecycle,
+        status,
+    )
 
     return [
         ("lifecycle", lifecycle.register),
@@ -84,6 +93,7 @@ def default_features() -> list[tuple[str, Feature]]:
         ("inline_completion", inline_completion.register),
         ("completion", completion.register),
         ("status", status.register),
+        ("accept", accept.register),
     ]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,23 @@ def qwen_tokenizer() -> HFTokenizer:
 
     directory = Path(pull(parse_spec("random:tiny")))
     return HFTokenizer(Tokenizer.from_file(str(directory / "tokenizer.json")))
+
+
+@cache
+def sandbox_reason() -> str | None:
+    """Why candidates cannot be run in a sandbox here, or None when they can."""
+    from validators.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        return sandbox.probe()
+
+
+@pytest.fixture
+def needs_sandbox() -> None:
+    """Skip a test that runs candidates when there is no sandbox (fail in CI instead)."""
+    reason = sandbox_reason()
+    if reason is None:
+        return
+    if os.environ.get("VETTED_REQUIRE_SANDBOX") == "1":
+        pytest.fail(f"sandbox required but unavailable: {reason}")
+    pytest.skip(f"sandbox unavailable here: {reason}")

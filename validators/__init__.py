@@ -1,9 +1,43 @@
 """Checks that every candidate passes before a person sees it, cheapest first."""
 
+from __future__ import annotations
+
 from validators.base import Splice, Validator, Verdict
 from validators.syntax import SyntaxValidator
 
 DEFAULT_VALIDATORS: tuple[Validator, ...] = (SyntaxValidator(),)
-"""The ordered list the pipeline runs; later issues append mypy and sandboxed tests."""
+"""The stateless checks; `create_validators` builds the full ordered list."""
 
-__all__ = ["DEFAULT_VALIDATORS", "Splice", "Validator", "Verdict", "SyntaxValidator"]
+VALIDATOR_NAMES = ("syntax", "mypy", "tests")
+"""Every validator, in the order they run: parse, type-check, run the embedded tests."""
+
+
+def create_validators() -> tuple[Validator, ...]:
+    """Build the full ordered list: syntax, mypy (a warm daemon), embedded tests (sandboxed).
+
+    The last two hold processes: pass the list to `close_validators` when done.
+    """
+    from validators.embedded import EmbeddedTestsValidator
+    from validators.typecheck import MypyValidator
+
+    return (SyntaxValidator(), MypyValidator(), EmbeddedTestsValidator())
+
+
+def close_validators(validators: tuple[Validator, ...]) -> None:
+    """Stop the processes validators hold (mypy daemons, sandbox runs)."""
+    for validator in validators:
+        close = getattr(validator, "close", None)
+        if close is not None:
+            close()
+
+
+__all__ = [
+    "DEFAULT_VALIDATORS",
+    "VALIDATOR_NAMES",
+    "Splice",
+    "SyntaxValidator",
+    "Validator",
+    "Verdict",
+    "close_validators",
+    "create_validators",
+]

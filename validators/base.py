@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +16,8 @@ class Splice:
     end: int
     text: str
     path: str = "untitled.py"
+    root: str = ""
+    """Workspace root directory the document belongs to; empty when unknown."""
 
     @property
     def result(self) -> str:
@@ -33,6 +36,15 @@ class Verdict:
     """Short human-readable explanation, empty when ok."""
     detail: str = ""
     """Longer diagnostic text (an error message, a line number)."""
+    ran: bool = True
+    """False when the check could not run (its tool missing, crashed or too slow): the
+    verdict is then ok, so a failing checker never rejects a candidate, and `detail` says why."""
+    passed: int = 0
+    """Checks that held (embedded or generated tests), for checks that count."""
+    total: int = 0
+    """Checks that were run."""
+    behaviour: tuple[str, ...] = ()
+    """The candidate's values on the probe inputs, for execution agreement."""
 
 
 class Validator(Protocol):
@@ -46,3 +58,20 @@ class Validator(Protocol):
     def check(self, splice: Splice) -> Verdict:
         """Return a verdict for the spliced candidate."""
         ...
+
+
+class BatchValidator(Validator, Protocol):
+    """A validator that checks all candidates of a request at once (one sandbox run)."""
+
+    def check_all(self, splices: Sequence[Splice]) -> list[Verdict]:
+        """Return one verdict per splice, in order; the splices share their document."""
+        ...
+
+
+def check_all(validator: Validator, splices: Sequence[Splice]) -> list[Verdict]:
+    """Check every splice, in one batch when the validator can do that."""
+    batch = getattr(validator, "check_all", None)
+    if batch is not None and splices:
+        verdicts: list[Verdict] = batch(splices)
+        return verdicts
+    return [validator.check(splice) for splice in splices]

@@ -11,13 +11,15 @@ Job::
     {"programs": [source, ...],      # whole modules: the document with a candidate spliced in
      "probes": [expression, ...],    # evaluated after the program; their values are its behaviour
      "checks": [statement, ...],     # asserts; each passes when it runs without raising
-     "program_timeout": 2.0, "call_timeout": 1.0}
+     "program_timeout": 2.0, "call_timeout": 1.0,
+     "budget": 5.0}                  # seconds for all probes and checks of one program
 
 Report line per program (in order)::
 
     {"index": i, "loaded": bool, "error": str, "probes": [str], "checks": [true|false|null]}
 
-``null`` marks a check that timed out. A probe's value is shown canonically (sets sorted,
+``null`` marks a check that timed out or was skipped once the program's budget was spent
+(its probes then read ``!budget``). A probe's value is shown canonically (sets sorted,
 floats rounded to 9 significant digits) so that equal behaviour compares equal as text.
 """
 
@@ -91,7 +93,11 @@ def _evaluate(job: dict[str, Any], source: str) -> dict[str, Any]:
         report["error"] = f"{type(exc).__name__}: {exc}"[:_REPR_LIMIT]
         return report
     report["loaded"] = True
+    deadline = time.monotonic() + job["budget"]
     for probe in job["probes"]:
+        if time.monotonic() > deadline:
+            report["probes"].append("!budget")
+            continue
         try:
             value = _with_alarm(job["call_timeout"], lambda p=probe: eval(p, namespace))
             report["probes"].append(canonical(value)[:_REPR_LIMIT])
@@ -100,6 +106,9 @@ def _evaluate(job: dict[str, Any], source: str) -> dict[str, Any]:
         except BaseException as exc:  # noqa: BLE001
             report["probes"].append(f"!{type(exc).__name__}")
     for check in job["checks"]:
+        if time.monotonic() > deadline:
+            report["checks"].append(None)
+            continue
         try:
             _with_alarm(job["call_timeout"], lambda c=check: exec(c, namespace))
             report["checks"].append(True)
@@ -130,10 +139,14 @@ def _run_child(job: dict[str, Any], source: str, write_fd: int) -> None:
     os._exit(0)
 
 
+def program_seconds(job: dict[str, Any]) -> float:
+    """The longest one program may take: loading, its budget, one call over it, and slack."""
+    return float(job["program_timeout"] + job["budget"] + job["call_timeout"] + 1.0)
+
+
 def run_program(job: dict[str, Any], index: int, source: str) -> dict[str, Any]:
     """Fork, run one program in the child and collect its report; kill it when over time."""
-    calls = len(job["probes"]) + len(job["checks"])
-    deadline = time.monotonic() + job["program_timeout"] + job["call_timeout"] * calls + 1.0
+    deadline = time.monotonic() + program_seconds(job)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -171,6 +184,7 @@ def main(argv: list[str]) -> int:
     job.setdefault("checks", [])
     job.setdefault("program_timeout", 2.0)
     job.setdefault("call_timeout", 1.0)
+    job.setdefault("budget", 5.0)
     out = sys.stdout
     for index, source in enumerate(job["programs"]):
         out.write(json.dumps(run_program(job, index, source)) + "\n")

@@ -133,6 +133,8 @@ class Program:
     """Relative name → text, written into the work directory, which is importable."""
     args: tuple[str, ...] = ()
     """`sys.argv[1:]` of the program."""
+    wall_seconds: float | None = None
+    """Wall-clock limit for this program instead of the sandbox's (a batch of candidates)."""
 
 
 def _unavailable(reason: str) -> RunResult:
@@ -347,6 +349,8 @@ class Sandbox:
         """Run one program in `slot` (held by the caller) and classify its end."""
         identity = plan_identity(euid=os.geteuid(), slot=slot, base_uid=self._base_uid)
         limits = self.limits
+        if program.wall_seconds is not None:
+            limits = replace(limits, wall_seconds=program.wall_seconds)
         execution = Execution(
             host_uid=identity.host_uid,
             wall_seconds=limits.wall_seconds,

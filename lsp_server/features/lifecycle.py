@@ -31,7 +31,11 @@ def register(server: CompletionServer) -> None:
     async def initialized(ls: CompletionServer, params: types.InitializedParams) -> None:
         encoding = ls.workspace.position_encoding or "utf-16"
         ls.position_encoding = getattr(encoding, "value", str(encoding))
-        await load_model(ls)
+        await asyncio.gather(load_model(ls), report_sandbox(ls))
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: CompletionServer, params: None) -> None:
+        ls.service.close()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -49,6 +53,21 @@ def apply_settings(ls: CompletionServer, raw: object) -> None:
     ls.settings, errors = parse_settings(raw, ls.settings)
     if errors:
         ls.notify_user("vetted: ignored invalid settings: " + "; ".join(errors))
+
+
+async def report_sandbox(ls: CompletionServer) -> None:
+    """Tell the user once when the embedded tests cannot run, and why."""
+    probes = [getattr(v, "sandbox", None) for v in ls.service.validators]
+    sandbox = next((s for s in probes if s is not None), None)
+    if sandbox is None or not ls.settings.validators.tests:
+        return
+    reason = await asyncio.to_thread(sandbox.probe)
+    if reason is not None:
+        logger.warning("sandbox unavailable: %s", reason)
+        ls.notify_user(
+            f"vetted: completions are checked without running your tests: {reason}",
+            types.MessageType.Warning,
+        )
 
 
 async def load_model(ls: CompletionServer) -> None:

@@ -27,6 +27,7 @@ def register(server: CompletionServer) -> None:
             "model": service.description,
             "error": service.error,
             "activeGenerations": service.active_generations,
+            "accepted": ls.accepted,
             "positionEncoding": ls.position_encoding,
             "settings": to_wire(ls.settings),
             "lastRequest": summarize(service.last_result),

@@ -30,7 +30,11 @@ def test_complete_json_gives_ranked_items_whose_range_splices(replay_file: Path)
     best = items[0]
     cursor = {"line": 2, "character": 4}
     assert best["range"] == {"start": cursor, "end": cursor}
-    assert best["verdicts"] == {"syntax": {"ok": True, "reason": "", "detail": ""}}
+    assert best["verdicts"]["syntax"] == {"ok": True, "ran": True, "reason": "", "detail": ""}
+    # arith.py is half-written (greet() ends in "+"): mypy cannot check it, and add() has
+    # no examples to run; neither counts against the candidate.
+    assert best["verdicts"]["mypy"]["ran"] is False
+    assert best["verdicts"]["tests"]["ran"] is False
     lines = source.read_text(encoding="utf-8").split("\n")
     lines[2] = lines[2][:4] + best["text"] + lines[2][4:]
     assert "\n".join(lines).startswith('def add(a: int, b: int) -> int:\n    """Return the sum')
@@ -81,3 +85,25 @@ def test_model_pull_prints_the_cached_directory() -> None:
     proc = run("model", "pull", "random:tiny")
     assert proc.returncode == 0, proc.stderr
     assert (Path(proc.stdout.strip()) / "tokenizer.json").is_file()
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_complete_json_carries_the_embedded_test_verdicts(tmp_path: Path) -> None:
+    replay = write_replay(
+        tmp_path / "clamp.jsonl",
+        [("return max(low, value)", -0.1), ("return max(low, min(value, high))", -0.9)],
+    )
+    proc = run("complete", str(path_for("ranges.py")), "--line", "8", "--character", "4",
+               "--model", f"replay:{replay}", "--json")
+    assert proc.returncode == 0, proc.stderr
+    items = json.loads(proc.stdout)["items"]
+    assert [item["text"] for item in items] == [
+        "return max(low, min(value, high))",
+        "return max(low, value)",
+    ]
+    assert items[0]["verdicts"]["tests"] == {
+        "ok": True, "ran": True, "reason": "", "detail": "", "passed": 2, "total": 2
+    }
+    failed = items[1]["verdicts"]["tests"]
+    assert (failed["ok"], failed["passed"], failed["total"]) == (False, 1, 2)
+    assert failed["detail"] == "assert clamp(5, 0, 3) == 3"

@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     CLIENTS,
     SERVER,
     open_document,
+    plain,
     send_raw_request,
     start_session,
     status,
@@ -51,14 +52,20 @@ async def test_capabilities_advertised(replay_client: LanguageClient) -> None:
 async def test_inline_completion_shows_vetted_candidates(replay_client: LanguageClient) -> None:
     open_document(replay_client, ARITH_URI, ARITH)
     result = await replay_client.text_document_inline_completion_async(inline_params(2, 4))
+    assert isinstance(result, types.InlineCompletionList)
     cursor = types.Range(types.Position(2, 4), types.Position(2, 4))
     # "return a +" breaks the syntax and is discarded; the fence is stripped from the other.
-    assert result == types.InlineCompletionList(
-        items=(
-            types.InlineCompletionItem(insert_text="return a + b", range=cursor),
-            types.InlineCompletionItem(insert_text="return b + a", range=cursor),
-        )
-    )
+    assert [(i.insert_text, i.range) for i in result.items] == [
+        ("return a + b", cursor),
+        ("return b + a", cursor),
+    ]
+    # Each item carries its verdicts: the syntax passed; add() has no examples to run.
+    for item in result.items:
+        assert item.command is not None and item.command.command == "vetted.accepted"
+        assert item.command.title.startswith("syntax ✓")
+        verdicts = plain(item.command.arguments)[0]["verdicts"]
+        assert verdicts["syntax"] == {"ok": True, "ran": True}
+        assert verdicts["tests"]["ran"] is False
 
 
 async def test_range_counts_in_the_negotiated_encoding(
@@ -233,14 +240,9 @@ async def test_utf8_position_encoding_counts_bytes(tmp_path: Path) -> None:
         line = ARITH.splitlines()[5]
         column = len(line.encode("utf-8"))
         items = await client.text_document_inline_completion_async(inline_params(5, column))
-        assert items == types.InlineCompletionList(
-            items=(
-                types.InlineCompletionItem(
-                    insert_text="name",
-                    range=types.Range(types.Position(5, column), types.Position(5, column)),
-                ),
-            )
-        )
+        cursor = types.Range(types.Position(5, column), types.Position(5, column))
+        assert isinstance(items, types.InlineCompletionList)
+        assert [(i.insert_text, i.range) for i in items.items] == [("name", cursor)]
         await client.shutdown_session()
     finally:
         await client.stop()

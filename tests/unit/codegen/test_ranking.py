@@ -1,0 +1,91 @@
+"""Ranking by evidence, then execution agreement, then log-probability."""
+
+from __future__ import annotations
+
+from codegen.ranking import agreement, evidence_level, merge_identical, rank
+from codegen.types import Candidate
+from validators.base import Verdict
+
+OK_SYNTAX = Verdict("syntax", True)
+BAD_SYNTAX = Verdict("syntax", False, "adds a syntax error")
+TYPE_ERROR = Verdict("mypy", False, "adds 1 type error")
+NO_MYPY = Verdict("mypy", True, ran=False)
+
+
+def run_tests(ok: bool, behaviour: tuple[str, ...] = ()) -> Verdict:
+    return Verdict("tests", ok, "" if ok else "fails 1 of 2", passed=2 if ok else 1, total=2,
+                   behaviour=behaviour)
+
+
+def cand(name: str, *verdicts: Verdict, logprob: float | None = None, votes: int = 1) -> Candidate:
+    return Candidate(name, name, 0, logprob, verdicts=verdicts, votes=votes)
+
+
+def names(candidates: list[Candidate]) -> list[str]:
+    return [c.insert for c in candidates]
+
+
+def test_evidence_levels() -> None:
+    assert evidence_level(cand("a", BAD_SYNTAX)) == 0
+    assert evidence_level(cand("b", OK_SYNTAX, TYPE_ERROR)) == 1
+    assert evidence_level(cand("c", OK_SYNTAX, run_tests(False))) == 2
+    assert evidence_level(cand("d", OK_SYNTAX, NO_MYPY)) == 3  # nothing could be run
+    assert evidence_level(cand("e", OK_SYNTAX, run_tests(True))) == 4
+
+
+def test_evidence_beats_likelihood() -> None:
+    pool = [
+        cand("breaks syntax", BAD_SYNTAX, logprob=-0.1),
+        cand("type error", OK_SYNTAX, TYPE_ERROR, logprob=-0.2),
+        cand("fails tests", OK_SYNTAX, run_tests(False), logprob=-0.3),
+        cand("untested", OK_SYNTAX, logprob=-0.4),
+        cand("passes", OK_SYNTAX, run_tests(True), logprob=-5.0),
+    ]
+    assert names(rank(pool)) == ["passes", "untested", "fails tests", "type error", "breaks syntax"]
+
+
+def test_agreeing_candidates_support_each_other() -> None:
+    pool = [
+        cand("loner", OK_SYNTAX, run_tests(True, ("1", "2", "9")), logprob=-0.1),
+        cand("twin a", OK_SYNTAX, run_tests(True, ("1", "2", "3")), logprob=-0.5),
+        cand("twin b", OK_SYNTAX, run_tests(True, ("1", "2", "3")), logprob=-0.6),
+    ]
+    assert names(rank(pool)) == ["twin a", "twin b", "loner"]
+    # Soft agreement: the loner agrees with each twin on 2 of 3 inputs.
+    assert agreement(pool) == [1 + 2 * 2 / 3, 2 + 2 / 3, 2 + 2 / 3]
+
+
+def test_votes_of_merged_duplicates_count_as_agreement() -> None:
+    pool = [
+        cand("likely", OK_SYNTAX, run_tests(True, ("1",)), logprob=-0.1),
+        cand("sampled thrice", OK_SYNTAX, run_tests(True, ("2",)), logprob=-0.9, votes=3),
+    ]
+    assert names(rank(pool)) == ["sampled thrice", "likely"]
+
+
+def test_generated_tests_multiply_support_where_no_own_test_passed() -> None:
+    generated = [Verdict("generated", True, passed=p, total=5) for p in (1, 4)]
+    untested = Verdict("tests", True, ran=False)
+    pool = [
+        cand("passes 1", OK_SYNTAX, untested, generated[0], logprob=-0.1),
+        cand("passes 4", OK_SYNTAX, untested, generated[1], logprob=-0.2),
+    ]
+    assert names(rank(pool)) == ["passes 4", "passes 1"]
+    # Among candidates that pass the user's own tests, generated tests do not weigh in.
+    own = [
+        cand("passes 1", OK_SYNTAX, run_tests(True, ("1",)), generated[0], logprob=-0.1),
+        cand("passes 4", OK_SYNTAX, run_tests(True, ("2",)), generated[1], logprob=-0.2),
+    ]
+    assert names(rank(own)) == ["passes 1", "passes 4"]
+
+
+def test_ties_keep_the_likelier_then_the_first() -> None:
+    pool = [cand("a", OK_SYNTAX), cand("b", OK_SYNTAX, logprob=-1.0), cand("c", OK_SYNTAX)]
+    assert names(rank(pool)) == ["b", "a", "c"]
+
+
+def test_merge_identical_keeps_the_likeliest_and_counts_votes() -> None:
+    merged = merge_identical(
+        [cand("x", logprob=-2.0), cand("y", logprob=-1.0), cand("x", logprob=-0.5)]
+    )
+    assert [(c.insert, c.logprob, c.votes) for c in merged] == [("x", -0.5, 2), ("y", -1.0, 1)]

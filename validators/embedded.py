@@ -1,0 +1,162 @@
+"""Run the tests already in the user's code against every candidate, in the sandbox.
+
+For the function around the cursor: its docstring examples and the workspace's asserts and
+`test_*` functions that call it (`prompts.context`). All candidates of a request run in
+one sandbox start; each gets a verdict with how many checks held and its values on the
+probe inputs (the calls in those tests and small changes of them), which the ranking uses
+for execution agreement. Where nothing can be run (no tests, no sandbox, a module that
+does not even load there) the verdict says so and does not count against the candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prompts.context import Check, FunctionContext, function_context, render_checks
+from validators.base import Splice, Verdict
+from validators.execution import Job, Report, execute
+from validators.probes import agreement_probes, probe_of_assert
+from validators.sandbox import Sandbox, SandboxLimits
+
+logger = logging.getLogger(__name__)
+
+_SKIP_DIRS = frozenset(
+    {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "site-packages",
+     "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache"}
+)
+MAX_TEST_FILES = 200
+"""Most workspace test files read for one request."""
+MAX_TEST_FILE_BYTES = 256 * 1024
+"""Larger test files are skipped."""
+
+
+def is_test_file(name: str) -> bool:
+    """Tell whether a file name follows pytest's default test-file pattern."""
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+@dataclass
+class WorkspaceTestFiles:
+    """The workspace's test files, re-read only when their modification time changes."""
+
+    _cache: dict[Path, tuple[int, str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read(self, root: str) -> dict[str, str]:
+        """Relative path → text of the test files under `root` (bounded in count and size)."""
+        if not root or not os.path.isdir(root):
+            return {}
+        found: dict[str, str] = {}
+        with self._lock:
+            for path in self._walk(Path(root)):
+                try:
+                    stat = path.stat()
+                    if stat.st_size > MAX_TEST_FILE_BYTES:
+                        continue
+                    cached = self._cache.get(path)
+                    if cached is None or cached[0] != stat.st_mtime_ns:
+                        cached = (stat.st_mtime_ns, path.read_text(encoding="utf-8"))
+                        self._cache[path] = cached
+                except (OSError, UnicodeDecodeError):
+                    continue
+                found[str(path.relative_to(root))] = cached[1]
+        return found
+
+    @staticmethod
+    def _walk(root: Path) -> list[Path]:
+        files: list[Path] = []
+        for directory, subdirs, names in os.walk(root):
+            subdirs[:] = sorted(d for d in subdirs if d not in _SKIP_DIRS and not d.startswith("."))
+            files += [Path(directory) / n for n in sorted(names) if is_test_file(n)]
+            if len(files) >= MAX_TEST_FILES:
+                return files[:MAX_TEST_FILES]
+        return files
+
+
+def probes_for(context: FunctionContext, checks: Sequence[Check], limit: int) -> list[str]:
+    """The calls the examples and tests make, then nearby inputs, for execution agreement."""
+    known = [e.call for e in context.examples if not e.setup]
+    known += [p for c in checks if (p := probe_of_assert(c.source)) is not None]
+    return agreement_probes(known, context.name, limit=limit)
+
+
+@dataclass
+class EmbeddedTestsValidator:
+    """Fail a candidate whose program breaks a test the user's code already has."""
+
+    sandbox: Sandbox = field(default_factory=lambda: Sandbox(SandboxLimits(wall_seconds=30.0)))
+    name: str = "tests"
+    noun: str = "embedded tests"
+    """What the checks are called in a verdict's reason."""
+    probe_limit: int = 40
+    """Nearby inputs added to the known calls for execution agreement."""
+    test_files: WorkspaceTestFiles = field(default_factory=WorkspaceTestFiles)
+
+    def check(self, splice: Splice) -> Verdict:
+        """Check one candidate (see `check_all`)."""
+        return self.check_all([splice])[0]
+
+    def check_all(self, splices: Sequence[Splice]) -> list[Verdict]:
+        """Run every candidate's program, then the checks, in one sandbox job."""
+        first = splices[0]
+        files = self.test_files.read(first.root)
+        context = function_context(first.document, first.start, files, path=first.path)
+        if context is None:
+            return self._not_run(splices, "no function around the cursor")
+        checks = render_checks(context)
+        if not checks:
+            return self._not_run(splices, f"{context.name} has no examples or tests to run")
+        job = Job(
+            tuple(s.result for s in splices),
+            probes=tuple(probes_for(context, checks, self.probe_limit)),
+            checks=tuple(c.source for c in checks),
+        )
+        outcome = execute(self.sandbox, job)
+        if outcome.unavailable:
+            return self._not_run(splices, f"sandbox unavailable: {outcome.unavailable}")
+        return self.verdicts(outcome.reports, checks)
+
+    def verdicts(self, reports: Sequence[Report], checks: Sequence[Check]) -> list[Verdict]:
+        """Turn the runner's reports into verdicts; a module no candidate can load is not run."""
+        errors = {r.error for r in reports if not r.loaded}
+        if reports and all(not r.loaded for r in reports) and len(errors) == 1:
+            (error,) = errors
+            return [self._skipped(f"the module does not run in the sandbox: {error}")] * len(
+                reports
+            )
+        return [self.verdict_for(report, len(checks), checks) for report in reports]
+
+    def verdict_for(self, report: Report, total: int, checks: Sequence[Check] = ()) -> Verdict:
+        """The verdict of one program on `total` checks (their sources name a failure)."""
+        if not report.loaded:
+            why = "the program fails before the tests run"
+            return Verdict(self.name, False, why, report.error, total=total)
+        failed = [i for i, ok in enumerate(report.checks[:total]) if not ok]
+        if failed:
+            first = checks[failed[0]].source.splitlines()[-1] if failed[0] < len(checks) else ""
+            return Verdict(
+                self.name,
+                False,
+                f"fails {len(failed)} of {total} {self.noun}",
+                first,
+                passed=report.passed,
+                total=total,
+                behaviour=report.probes,
+            )
+        return Verdict(self.name, True, passed=total, total=total, behaviour=report.probes)
+
+    def _skipped(self, why: str) -> Verdict:
+        return Verdict(self.name, True, "", why, ran=False)
+
+    def _not_run(self, splices: Sequence[Splice], why: str) -> list[Verdict]:
+        return [self._skipped(why)] * len(splices)
+
+    def close(self) -> None:
+        """Stop any sandbox run still going."""
+        self.sandbox.close()
+

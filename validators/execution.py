@@ -1,0 +1,137 @@
+"""Run candidate programs against checks and probes in the sandbox, many per sandbox start.
+
+The programs of one job are split over the sandbox's slots; in each slot the in-sandbox
+runner (`validators/runner.py`) forks one child per program. What comes back is, per
+program, whether it loaded, the canonical value of every probe (its behaviour, for
+execution agreement) and whether every check passed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from validators import runner
+from validators.sandbox import Program, Sandbox
+
+logger = logging.getLogger(__name__)
+
+JOB_FILE = "job.json"
+MAX_WALL_SECONDS = 900.0
+"""Upper bound on one sandbox run, whatever the job's size."""
+
+
+@cache
+def runner_source() -> str:
+    """The runner script, read once."""
+    return Path(runner.__file__).read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Programs to run, and what to run after each of them in its namespace."""
+
+    programs: tuple[str, ...]
+    probes: tuple[str, ...] = ()
+    """Expressions whose values are a program's behaviour."""
+    checks: tuple[str, ...] = ()
+    """Statements (asserts) that pass when they run without raising."""
+    program_timeout: float = 2.0
+    """Seconds to load (execute) one program."""
+    call_timeout: float = 1.0
+    """Seconds for one probe or check."""
+    budget: float = 5.0
+    """Seconds for all probes and checks of one program; the rest are skipped."""
+
+    def as_json(self, programs: Sequence[str]) -> dict[str, Any]:
+        """The runner's job format for a share of the programs."""
+        return {
+            "programs": list(programs),
+            "probes": list(self.probes),
+            "checks": list(self.checks),
+            "program_timeout": self.program_timeout,
+            "call_timeout": self.call_timeout,
+            "budget": self.budget,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one program did."""
+
+    loaded: bool
+    """The program itself ran to its end without raising."""
+    error: str = ""
+    """Why it did not load (or why no report came back)."""
+    probes: tuple[str, ...] = ()
+    """Canonical value per probe; "!Name" for an exception, "!timeout", "!budget"."""
+    checks: tuple[bool | None, ...] = ()
+    """Per check: passed, failed, or None when it timed out or was skipped."""
+
+    @property
+    def passed(self) -> int:
+        """How many checks passed."""
+        return sum(1 for result in self.checks if result)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A job's result: one report per program, or why nothing could run."""
+
+    reports: tuple[Report, ...] = ()
+    unavailable: str = ""
+    """Non-empty when the sandbox could not run anything: the reason, for the user."""
+
+
+def execute(sandbox: Sandbox, job: Job, *, shares: int = 2) -> Outcome:
+    """Run the job's programs in `shares` parallel sandbox runs; reports keep program order."""
+    if not job.programs:
+        return Outcome()
+    reason = sandbox.probe()
+    if reason is not None:
+        return Outcome(unavailable=reason)
+    size = math.ceil(len(job.programs) / max(shares, 1))
+    chunks = [job.programs[i : i + size] for i in range(0, len(job.programs), size)]
+    per_program = runner.program_seconds(job.as_json([]))
+    runs = [
+        Program(
+            runner_source(),
+            files={JOB_FILE: json.dumps(job.as_json(chunk))},
+            args=(JOB_FILE,),
+            wall_seconds=min(per_program * len(chunk) + 5.0, MAX_WALL_SECONDS),
+        )
+        for chunk in chunks
+    ]
+    reports: list[Report] = []
+    for chunk, result in zip(chunks, sandbox.run_many(runs), strict=True):
+        parsed = _parse(result.stdout, len(chunk))
+        if len(parsed) < len(chunk):
+            why = result.reason or "the runner stopped early"
+            logger.info("sandbox stopped at %d of %d programs: %s", len(parsed), len(chunk), why)
+            parsed += [Report(False, f"no report: {why}")] * (len(chunk) - len(parsed))
+        reports += parsed
+    return Outcome(tuple(reports))
+
+
+def _parse(stdout: str, expected: int) -> list[Report]:
+    """Read the runner's report lines, in order, up to the first malformed one."""
+    reports: list[Report] = []
+    for line in stdout.splitlines()[:expected]:
+        try:
+            data = json.loads(line)
+            report = Report(
+                bool(data["loaded"]),
+                str(data["error"]),
+                tuple(str(p) for p in data["probes"]),
+                tuple(None if c is None else bool(c) for c in data["checks"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            break
+        reports.append(report)
+    return reports
