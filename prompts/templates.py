@@ -11,7 +11,7 @@ can turn into one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -108,6 +108,8 @@ class Prompt:
     """Tokens spent per section: context, prefix, suffix, control."""
     context_paths: tuple[str, ...] = ()
     """Paths of the other files that fit the budget, in prompt order."""
+    path: str = ""
+    """The current file's path: prompts of one file replace each other in the KV cache."""
 
     @property
     def text(self) -> str:
@@ -115,38 +117,95 @@ class Prompt:
         return f"{FIM_PREFIX}{self.prefix}{FIM_SUFFIX}{self.suffix}{FIM_MIDDLE}"
 
 
-def keep_tail(tokenizer: Tokenizer, text: str, budget: int) -> tuple[str, list[int]]:
-    """Keep the longest run of whole lines at the end of `text` that fits in `budget` tokens."""
-    return _keep_lines(tokenizer, text, budget, lambda lines, k: lines[len(lines) - k :])
+def keep_tail(
+    tokenizer: Tokenizer,
+    text: str,
+    budget: int,
+    stride: int = 1,
+    whole: Sequence[int] | None = None,
+) -> tuple[str, list[int]]:
+    """Keep the longest run of whole lines at the end of `text` that fits in `budget` tokens.
+
+    When lines must go, the first kept line is one whose index (from the top of `text`) is
+    a multiple of `stride` (smaller when the budget keeps few lines): typing at the end
+    then keeps the same first line for a while, so a prompt built a keystroke later starts
+    with the same tokens. `whole`, the ids of all of `text` when the caller has them,
+    saves encoding it again.
+    """
+    text_kept, ids = _keep_lines(tokenizer, text, budget, from_end=True, whole=whole)
+    if stride <= 1 or text_kept == text:
+        return text_kept, ids
+    lines = text.splitlines(keepends=True)
+    count = len(text_kept.splitlines(keepends=True))
+    first = len(lines) - count
+    stride = max(1, min(stride, count // 4))  # never give up more than a quarter of the lines
+    aligned = -(-first // stride) * stride
+    if aligned == first:
+        return text_kept, ids
+    kept = "".join(lines[aligned:])
+    return kept, encode_text(tokenizer, kept)
 
 
-def keep_head(tokenizer: Tokenizer, text: str, budget: int) -> tuple[str, list[int]]:
+def keep_head(
+    tokenizer: Tokenizer, text: str, budget: int, whole: Sequence[int] | None = None
+) -> tuple[str, list[int]]:
     """Keep the longest run of whole lines at the start of `text` that fits in `budget` tokens."""
-    return _keep_lines(tokenizer, text, budget, lambda lines, k: lines[:k])
+    return _keep_lines(tokenizer, text, budget, from_end=False, whole=whole)
 
 
 def _keep_lines(
     tokenizer: Tokenizer,
     text: str,
     budget: int,
-    take: Callable[[list[str], int], list[str]],
+    *,
+    from_end: bool,
+    whole: Sequence[int] | None,
 ) -> tuple[str, list[int]]:
-    ids = encode_text(tokenizer, text)
+    ids = list(whole) if whole is not None else encode_text(tokenizer, text)
     if len(ids) <= budget:
         return text, ids
     lines = text.splitlines(keepends=True)
-    best: tuple[str, list[int]] = ("", [])
-    low, high = 0, len(lines) - 1  # the whole text is known not to fit
-    while low <= high:  # binary search on how many lines to keep
-        mid = (low + high) // 2
-        kept = "".join(take(lines, mid))
-        kept_ids = encode_text(tokenizer, kept)
-        if len(kept_ids) <= budget:
-            best = (kept, kept_ids)
-            low = mid + 1
+    probes: dict[int, tuple[str, list[int]]] = {0: ("", []), len(lines): (text, ids)}
+
+    def probe(count: int) -> int:
+        """Encode the `count` lines nearest the cursor; remember them; return their tokens."""
+        if count not in probes:
+            kept = "".join(lines[len(lines) - count :] if from_end else lines[:count])
+            probes[count] = (kept, encode_text(tokenizer, kept))
+        return len(probes[count][1])
+
+    # Interpolation search on how many lines fit, starting where the whole text's
+    # characters per token say the budget ends: each probe encodes about `budget` tokens,
+    # and two or three probes usually settle it (every third step bisects, so a bad
+    # guess costs a few more, never a scan). The whole text is known not to fit.
+    nearest_first = lines[::-1] if from_end else lines
+    low, high = 0, len(lines)
+    tokens_low, tokens_high = 0, len(ids)
+    guess = _lines_within(nearest_first, budget * len(text) // len(ids))
+    step = 0
+    while high - low > 1:
+        if step % 3 == 2 or not low < guess < high:
+            guess = (low + high) // 2
+        tokens = probe(guess)
+        if tokens <= budget:
+            low, tokens_low = guess, tokens
         else:
-            high = mid - 1
-    return best
+            high, tokens_high = guess, tokens
+        share = (budget - tokens_low) / max(tokens_high - tokens_low, 1)
+        guess = low + int(share * (high - low))
+        step += 1
+    return probes[low]
+
+
+def _lines_within(ordered: Sequence[str], characters: int) -> int:
+    """How many of `ordered` lines (nearest the cursor first) fit in `characters`."""
+    count = 0
+    for line in ordered:
+        characters -= len(line)
+        if characters < 0:
+            break
+        count += 1
+    return count
 
 
 @dataclass(frozen=True)
@@ -157,8 +216,18 @@ class FimTemplate:
     """Upper bound on the prompt length in tokens, control tokens included."""
     suffix_share: float = 0.25
     """Share of the current file's budget reserved for text after the cursor."""
+    max_suffix_tokens: int = 384
+    """Cap on the text after the cursor when the prefix leaves budget unused: in the FIM
+    format it follows the prefix, so every keystroke makes the model read it again."""
     context_share: float = 0.35
     """Share of the whole budget offered to other files when there are any."""
+    prefix_stride: int = 16
+    """When the text before the cursor must be cut, cut it at a multiple of this many lines
+    from the top, so the prompts of consecutive keystrokes share their first tokens (and
+    the model reuses their cached keys and values)."""
+    context_quantum: int = 128
+    """The other files' token budget is rounded down to a multiple of this (when four fit),
+    so typing in the current file rarely changes how much of them the prompt keeps."""
 
     def render(
         self,
@@ -184,15 +253,23 @@ class FimTemplate:
             raise ValueError(f"max_prompt_tokens={self.max_prompt_tokens} leaves no room for text")
         file_budget = available - int(available * self.context_share) if repo_level else available
 
-        suffix_text, suffix_ids = keep_head(tokenizer, suffix, int(file_budget * self.suffix_share))
-        prefix_text, prefix_ids = keep_tail(tokenizer, prefix, file_budget - len(suffix_ids))
-        if len(suffix_ids) < len(encode_text(tokenizer, suffix)):
+        suffix_all = encode_text(tokenizer, suffix)
+        suffix_text, suffix_ids = keep_head(
+            tokenizer, suffix, int(file_budget * self.suffix_share), suffix_all
+        )
+        prefix_text, prefix_ids = keep_tail(
+            tokenizer, prefix, file_budget - len(suffix_ids), self.prefix_stride
+        )
+        if len(suffix_ids) < len(suffix_all):
             # Prefix did not use its share: give the rest back to the suffix.
-            spare = file_budget - len(prefix_ids)
-            suffix_text, suffix_ids = keep_head(tokenizer, suffix, spare)
+            spare = max(file_budget - len(prefix_ids), len(suffix_ids))
+            cap = max(self.max_suffix_tokens, len(suffix_ids))
+            suffix_text, suffix_ids = keep_head(tokenizer, suffix, min(spare, cap), suffix_all)
 
+        room = available - len(prefix_ids) - len(suffix_ids)
+        quantum = self.context_quantum if room >= 4 * self.context_quantum else 1
         context_ids, context_paths = self._context_ids(
-            tokenizer, context_files, available - len(prefix_ids) - len(suffix_ids)
+            tokenizer, context_files, room // quantum * quantum
         )
         ids = [
             *repo_head,
@@ -211,7 +288,7 @@ class FimTemplate:
             "suffix": len(suffix_ids),
             "control": control,
         }
-        return Prompt(tuple(ids), prefix_text, suffix_text, sections, context_paths)
+        return Prompt(tuple(ids), prefix_text, suffix_text, sections, context_paths, path)
 
     def _context_ids(
         self, tokenizer: Tokenizer, files: Sequence[PromptFile], budget: int

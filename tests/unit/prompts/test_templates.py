@@ -10,6 +10,8 @@ from prompts.templates import (
     SpecialTokenError,
     check_special_tokens,
     encode_text,
+    keep_head,
+    keep_tail,
 )
 
 FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX = 151659, 151660, 151661
@@ -107,3 +109,55 @@ def test_a_budget_too_small_for_the_control_tokens_is_an_error(
 ) -> None:
     with pytest.raises(ValueError, match="no room"):
         FimTemplate(max_prompt_tokens=3).render(qwen_tokenizer, "x", "y")
+
+
+def test_a_keystroke_keeps_the_prompt_start_of_a_long_file(qwen_tokenizer: HFTokenizer) -> None:
+    # The prefix is cut at a multiple of 16 lines from the top, so typing a line at the
+    # cursor leaves the first kept line, and so the prompt's leading tokens, unchanged.
+    lines = [f"value_{i} = compute({i})\n" for i in range(300)]
+    template = FimTemplate(max_prompt_tokens=400)
+    before = template.render(qwen_tokenizer, "".join(lines), "\n")
+    after = template.render(qwen_tokenizer, "".join(lines) + "total = 0\n", "\n")
+    assert before.prefix.startswith("value_") and after.prefix.startswith(before.prefix[:40])
+    shared = next(
+        (i for i, (a, b) in enumerate(zip(before.ids, after.ids, strict=False)) if a != b),
+        len(before.ids),
+    )
+    assert shared >= before.section_tokens["prefix"] - 2
+    first_kept = int(before.prefix.split("_", 1)[1].split(" ", 1)[0])
+    assert first_kept % 16 == 0
+
+
+def test_typing_does_not_change_how_much_of_the_other_files_is_kept(
+    qwen_tokenizer: HFTokenizer,
+) -> None:
+    other = PromptFile("helpers.py", "".join(f"def helper_{i}(): pass\n" for i in range(400)))
+    template = FimTemplate(max_prompt_tokens=1536)
+    prompts = [
+        template.render(qwen_tokenizer, "x = " + "y" * typed, "\n", context_files=[other])
+        for typed in range(0, 12)
+    ]
+    assert len({p.section_tokens["context"] for p in prompts}) == 1
+
+
+@pytest.mark.parametrize("budget", [1, 7, 40, 150, 333, 900])
+@pytest.mark.parametrize("from_end", [True, False])
+def test_kept_lines_are_the_most_that_fit(
+    qwen_tokenizer: HFTokenizer, budget: int, from_end: bool
+) -> None:
+    # Lines of very different lengths, so the characters-per-token estimate is off.
+    text = "".join(
+        ("x" * (i % 7)) + f"value_{i} = {'[' * (i % 5)}{i * 31}\n" + ("\n" if i % 11 == 0 else "")
+        for i in range(260)
+    )
+    keep = keep_tail if from_end else keep_head
+    kept, ids = keep(qwen_tokenizer, text, budget)
+    lines = text.splitlines(keepends=True)
+
+    def fits(count: int) -> bool:
+        part = "".join(lines[len(lines) - count :] if from_end else lines[:count])
+        return len(encode_text(qwen_tokenizer, part)) <= budget
+
+    count = len(kept.splitlines(keepends=True)) if kept else 0
+    assert ids == encode_text(qwen_tokenizer, kept) and len(ids) <= budget
+    assert fits(count) and not fits(count + 1)
