@@ -61,6 +61,22 @@ class StopOnEvent:
         return FinishReason.CANCELLED if self.event.is_set() else None
 
 
+@dataclass(frozen=True)
+class SkipTyped:
+    """Apply a check to the text after its first `skip` characters (what the user typed).
+
+    A resumed sequence's text starts with characters the user has typed since; checks
+    about what would be shown (one line, post-processing) must not see them.
+    """
+
+    check: StopCheck
+    skip: int
+
+    def __call__(self, generated: list[int], text: str) -> FinishReason | None:
+        """Check the rest of the text."""
+        return self.check(generated, text[self.skip :])
+
+
 def first_reason(
     checks: tuple[StopCheck, ...], generated: list[int], text: str
 ) -> FinishReason | None:

@@ -91,6 +91,8 @@ class Generation:
     """Summed log-probability of the generated tokens, when the backend knows it."""
     finish_reason: FinishReason = FinishReason.STOP_TOKEN
     tokens: int = 0
+    token_ids: tuple[int, ...] = ()
+    """The generated ids (a stop token included), for resuming the sequence later."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,17 @@ class Timings:
     """Tokens per prompt section (context, prefix, suffix, control)."""
     context_paths: tuple[str, ...] = ()
     """Other files that made it into the prompt."""
+    prefill: float = 0.0
+    """Part of `generate` spent reading the prompt (the model's own measure)."""
+    first_token: float = 0.0
+    """From the start of `generate` to the first generated token."""
+    reused_tokens: int = 0
+    """Prompt tokens whose keys and values came from the prefix cache."""
+    generated_tokens: int = 0
+    """Tokens the model generated for the longest alternative."""
+    source: str = "model"
+    """"model"; "type-through" (answered from an earlier generation the user typed
+    into) or "resumed" (an earlier, cancelled generation continued)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,112 @@
+"""What the engine keeps per request and per sequence, and what it reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import torch
+
+from codegen.generate import OnText, SamplingParams
+from codegen.stopping import StopCheck
+from codegen.types import Generation
+
+
+@dataclass
+class Stats:
+    """Counters for status, tests and benchmarks."""
+
+    prompt_tokens: int = 0
+    """Prompt tokens of all requests."""
+    prefilled_tokens: int = 0
+    """Prompt tokens actually run through the model (the rest came from the cache)."""
+    decode_steps: int = 0
+    batched_sequences: int = 0
+    """Sum over decode steps of the sequences they carried."""
+    max_batch: int = 0
+    speculative_rounds: int = 0
+    speculative_tokens: int = 0
+    """Tokens emitted by speculative rounds (accepted draft tokens plus one per round)."""
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where one request's time went, in seconds."""
+
+    queued: float = 0.0
+    prefill: float = 0.0
+    first_token: float = 0.0
+    """From submission to the first sampled token."""
+    total: float = 0.0
+    reused_tokens: int = 0
+    prefilled_tokens: int = 0
+    generated_tokens: int = 0
+    """Tokens of the longest alternative."""
+
+
+@dataclass
+class Job:
+    """One request: its prompt, its sequences, and who waits for it."""
+
+    ids: tuple[int, ...]
+    params: SamplingParams
+    checks: tuple[StopCheck, ...]
+    on_text: OnText | None
+    cancel: threading.Event
+    cache_key: str
+    resumed: tuple[int, ...]
+    """Tokens already generated for this sequence by an earlier request (n is then 1)."""
+    future: Future[list[Generation]] = field(default_factory=Future)
+    generator: torch.Generator | None = None
+    results: list[Generation | None] = field(default_factory=list)
+    submitted: float = field(default_factory=time.perf_counter)
+    admitted: float = 0.0
+    prefilled: float = 0.0
+    first_token: float = 0.0
+    reused: int = 0
+    timing: Timing | None = None
+
+
+@dataclass
+class Seq:
+    """One alternative being decoded in a slot."""
+
+    job: Job
+    index: int
+    temperature: float
+    slot: int
+    length: int
+    """Positions of the slot holding this sequence's keys and values."""
+    logits: torch.Tensor | None = None  # [V]: the distribution of the next token
+    generated: list[int] = field(default_factory=list)
+    logprob: float = 0.0
+    text: str = ""
+
+    @property
+    def fed(self) -> tuple[int, ...]:
+        """The tokens whose keys and values the slot holds (`generated` starts as `resumed`)."""
+        return (self.job.ids + tuple(self.generated))[: self.length]
+
+
+class Ticket:
+    """A submitted request: its result, and where its time went once it finished."""
+
+    def __init__(self, job: Job) -> None:
+        """Wrap the engine's record of the request."""
+        self._job = job
+
+    def result(self, timeout: float | None = None) -> list[Generation]:
+        """Wait for the generations (none when cancelled before any token)."""
+        return self._job.future.result(timeout)
+
+    def done(self) -> bool:
+        """Tell whether the request finished."""
+        return self._job.future.done()
+
+    @property
+    def timing(self) -> Timing | None:
+        """Queue, prefill and first-token times; None until finished."""
+        return self._job.timing

@@ -1,0 +1,265 @@
+"""The batching engine on a tiny random Qwen2: same tokens as plain decoding, whatever else runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+import torch
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from codegen.engine import Engine
+from codegen.generate import SamplingParams, generate
+from codegen.kv import PrefixCache, common_prefix
+from codegen.stopping import StopOnEvent
+from codegen.types import FinishReason, Generation
+
+TINY = Qwen2Config(
+    vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+    tie_word_embeddings=True,
+)
+PROMPTS = [list(range(10, 40)), list(range(100, 105)), [7, 8, 9, 7, 8, 9, 7, 8, 9, 1, 2, 3, 4]]
+GREEDY = SamplingParams(n=1, max_new_tokens=24)
+
+
+def decode(ids: list[int]) -> str:
+    return " ".join(map(str, ids))
+
+
+def tiny(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model: torch.nn.Module = Qwen2ForCausalLM(TINY)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    return tiny(0)
+
+
+@pytest.fixture
+def engine(model: torch.nn.Module) -> Iterator[Engine]:
+    running = Engine(model, decode, slots=8, capacity=64)
+    yield running
+    running.close()
+
+
+def reference(model: torch.nn.Module, ids: list[int], params: SamplingParams) -> list[Generation]:
+    """transformers' own forward and cache, one request alone (`codegen.generate`)."""
+    return generate(model, ids, params, decode, ())
+
+
+def texts(generations: list[Generation]) -> list[str]:
+    return [g.text for g in generations]
+
+
+def never() -> threading.Event:
+    return threading.Event()
+
+
+def test_concurrent_requests_get_the_tokens_each_would_get_alone(
+    model: torch.nn.Module, engine: Engine
+) -> None:
+    tickets = [engine.submit(p, GREEDY, (), cancel=never()) for p in PROMPTS]
+    results = [t.result(timeout=60) for t in tickets]
+    for prompt, result in zip(PROMPTS, results, strict=True):
+        assert texts(result) == texts(reference(model, prompt, GREEDY))
+    assert engine.stats.max_batch == 3  # they shared decode steps
+
+
+def test_sampled_alternatives_match_plain_decoding(model: torch.nn.Module, engine: Engine) -> None:
+    params = SamplingParams(n=4, max_new_tokens=12, seed=3)
+    neighbour = engine.submit(PROMPTS[0], GREEDY, (), cancel=never())
+    result = engine.submit(PROMPTS[2], params, (), cancel=never()).result(timeout=60)
+    expected = reference(model, PROMPTS[2], params)
+    assert texts(result) == texts(expected)
+    assert [round(g.logprob or 0, 3) for g in result] == [
+        round(g.logprob or 0, 3) for g in expected
+    ]
+    neighbour.result(timeout=60)
+
+
+def test_a_keystroke_reuses_the_prompt_prefix(model: torch.nn.Module, engine: Engine) -> None:
+    first = PROMPTS[0]
+    typed = first + [41, 42]
+    engine.submit(first, GREEDY, (), cancel=never(), cache_key="a.py").result(60)
+    ticket = engine.submit(typed, GREEDY, (), cancel=never(), cache_key="a.py")
+    assert texts(ticket.result(60)) == texts(reference(model, typed, GREEDY))
+    assert engine.prefixes.hits == 1
+    assert engine.stats.prefilled_tokens == len(first) + 2  # only the typed tokens again
+    assert ticket.timing is not None and ticket.timing.reused_tokens == len(first)
+
+
+def test_without_reuse_every_token_is_prefilled(model: torch.nn.Module) -> None:
+    engine = Engine(model, decode, reuse_prefixes=False, capacity=64)
+    try:
+        for prompt in (PROMPTS[0], PROMPTS[0] + [41]):
+            result = engine.submit(prompt, GREEDY, (), cancel=never()).result(60)
+            assert texts(result) == texts(reference(model, prompt, GREEDY))
+        assert engine.stats.prefilled_tokens == 2 * len(PROMPTS[0]) + 1
+    finally:
+        engine.close()
+
+
+def test_a_cancelled_neighbour_leaves_the_others_unchanged(
+    model: torch.nn.Module, engine: Engine
+) -> None:
+    cancel = threading.Event()
+    long = SamplingParams(n=2, max_new_tokens=200)
+    doomed = engine.submit(
+        PROMPTS[1], long, (StopOnEvent(cancel),), cancel=cancel,
+        on_text=lambda index, text: cancel.set() if text.count(" ") >= 3 else None,
+    )
+    kept = engine.submit(PROMPTS[0], GREEDY, (), cancel=never())
+    assert texts(kept.result(timeout=60)) == texts(reference(model, PROMPTS[0], GREEDY))
+    stopped = doomed.result(timeout=60)
+    assert all(g.finish_reason is FinishReason.CANCELLED for g in stopped)
+
+
+def test_cancellation_takes_effect_within_one_step(engine: Engine) -> None:
+    cancel = threading.Event()
+    steps_at_cancel: list[int] = []
+
+    def on_text(index: int, text: str) -> None:
+        if not cancel.is_set():
+            cancel.set()
+            steps_at_cancel.append(engine.stats.decode_steps)
+
+    params = SamplingParams(n=1, max_new_tokens=500)
+    ticket = engine.submit(PROMPTS[0], params, (StopOnEvent(cancel),), cancel=cancel,
+                           on_text=on_text)
+    [generation] = ticket.result(timeout=60)
+    assert generation.finish_reason is FinishReason.CANCELLED
+    assert engine.stats.decode_steps - steps_at_cancel[0] <= 1
+    assert generation.tokens <= 2
+
+
+def test_a_request_cancelled_before_admission_gets_nothing(engine: Engine) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    assert engine.submit(PROMPTS[0], GREEDY, (), cancel=cancel).result(timeout=60) == []
+
+
+def test_a_cancelled_sequence_resumes_where_it_stopped(
+    model: torch.nn.Module, engine: Engine
+) -> None:
+    whole = engine.submit(PROMPTS[0], GREEDY, (), cancel=never()).result(60)[0]
+    cancel = threading.Event()
+    partial = engine.submit(
+        PROMPTS[0], GREEDY, (StopOnEvent(cancel),), cancel=cancel, cache_key="b.py",
+        on_text=lambda index, text: cancel.set() if text.count(" ") >= 4 else None,
+    ).result(60)[0]
+    assert partial.finish_reason is FinishReason.CANCELLED and 0 < partial.tokens < 24
+    prefilled = engine.stats.prefilled_tokens
+    [resumed] = engine.submit(
+        PROMPTS[0], GREEDY, (), cancel=never(), cache_key="b.py", resumed=partial.token_ids
+    ).result(60)
+    assert resumed.text == whole.text and resumed.tokens == whole.tokens
+    assert engine.stats.prefilled_tokens - prefilled == 1  # only the newest token is read
+
+
+def test_slots_grow_for_a_long_request(model: torch.nn.Module) -> None:
+    engine = Engine(model, decode, capacity=16)
+    try:
+        params = SamplingParams(n=2, max_new_tokens=40, seed=1, temperature=0.7)
+        result = engine.submit(PROMPTS[0], params, (), cancel=never()).result(60)
+        assert texts(result) == texts(reference(model, PROMPTS[0], params))
+        assert engine.cache.capacity >= len(PROMPTS[0]) + 40
+    finally:
+        engine.close()
+
+
+def test_more_requests_than_slots_wait_their_turn(model: torch.nn.Module) -> None:
+    engine = Engine(model, decode, slots=2, capacity=64)
+    try:
+        tickets = [engine.submit(p, GREEDY, (), cancel=never()) for p in PROMPTS * 2]
+        for prompt, ticket in zip(PROMPTS * 2, tickets, strict=True):
+            assert texts(ticket.result(60)) == texts(reference(model, prompt, GREEDY))
+        assert engine.stats.max_batch == 2
+        with pytest.raises(ValueError, match="exceed"):
+            engine.submit(PROMPTS[0], SamplingParams(n=3), (), cancel=never())
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    "draft_seed",
+    [
+        0,  # the same weights: every proposal is accepted
+        7,  # unrelated weights: most proposals are rejected
+    ],
+)
+def test_speculative_decoding_gives_the_greedy_tokens(
+    model: torch.nn.Module, draft_seed: int
+) -> None:
+    engine = Engine(model, decode, capacity=64, draft=tiny(draft_seed), speculate_tokens=3)
+    try:
+        for prompt in PROMPTS:
+            result = engine.submit(prompt, GREEDY, (), cancel=never()).result(60)
+            assert texts(result) == texts(reference(model, prompt, GREEDY))
+        assert engine.stats.speculative_rounds > 0
+        per_round = engine.stats.speculative_tokens / engine.stats.speculative_rounds
+        if draft_seed == 0:
+            assert per_round > 3.0  # 1 + 3 accepted, but for the rounds cut by the length limit
+    finally:
+        engine.close()
+
+
+def test_compiled_graphs_give_the_same_tokens(model: torch.nn.Module) -> None:
+    # aot_eager runs the compiled path (padded prefill chunks, power-of-two decode batches,
+    # graphs built while idle) without a C++ compiler; on a GPU the backend is inductor.
+    engine = Engine(model, decode, slots=4, capacity=64, compiled=True,
+                    compile_backend="aot_eager")
+    try:
+        params = SamplingParams(n=3, max_new_tokens=16, seed=2)
+        tickets = [engine.submit(PROMPTS[0], params, (), cancel=never()),
+                   engine.submit(PROMPTS[1], GREEDY, (), cancel=never())]
+        assert texts(tickets[0].result(120)) == texts(reference(model, PROMPTS[0], params))
+        assert texts(tickets[1].result(120)) == texts(reference(model, PROMPTS[1], GREEDY))
+    finally:
+        engine.close()
+
+
+def test_a_failing_step_fails_its_requests_and_the_engine_goes_on(model: torch.nn.Module) -> None:
+    engine = Engine(model, decode, capacity=64)
+    original = engine.forward.forward
+    calls = {"n": 0}
+
+    def flaky(*args: object, **kwargs: object) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise torch.OutOfMemoryError("simulated")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    try:
+        engine.forward.forward = flaky  # type: ignore[method-assign]
+        with pytest.raises(torch.OutOfMemoryError):
+            engine.submit(PROMPTS[0], GREEDY, (), cancel=never()).result(60)
+        result = engine.submit(PROMPTS[0], GREEDY, (), cancel=never()).result(60)
+        assert texts(result) == texts(reference(model, PROMPTS[0], GREEDY))
+        assert engine.stats.failures == 1
+    finally:
+        engine.close()
+
+
+def test_prefix_cache_evicts_least_recently_used_within_its_budget() -> None:
+    def kv(length: int, fill: float) -> torch.Tensor:
+        return torch.full((1, 2, 2, length, 4), fill)  # [L, 2, H, T, D]
+
+    one = kv(10, 1.0).numel() * 4
+    cache = PrefixCache(budget_bytes=2 * one)
+    cache.store("a", list(range(10)), kv(10, 1.0))
+    cache.store("b", list(range(100, 110)), kv(10, 2.0))
+    assert cache.lookup(list(range(10)) + [5], minimum=4) is not None  # "a" used last
+    cache.store("c", list(range(200, 210)), kv(10, 3.0))
+    assert len(cache) == 2 and cache.nbytes <= 2 * one
+    assert cache.lookup(list(range(100, 111)), minimum=4) is None  # "b" was evicted
+    hit = cache.lookup(list(range(8)) + [99, 98], minimum=4)
+    assert hit is not None and hit.reused == 8 and hit.kv.shape[3] == 8
+
+
+def test_common_prefix() -> None:
+    assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
+    assert common_prefix([], [1]) == 0
