@@ -6,13 +6,17 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from codegen.engine import Engine
+from codegen.forward import UnsupportedModel
 from codegen.generate import OnText, SamplingParams, generate
 from codegen.model import ModelError, ModelSpec, pull
+from codegen.sequences import Timing
 from codegen.stopping import (
+    SkipTyped,
     StopAtNewline,
     StopCheck,
     StopOnEvent,
@@ -49,13 +53,31 @@ class Backend(Protocol):
         cancel: threading.Event,
         on_text: OnText | None = None,
         settled: Settled | None = None,
+        resume: tuple[Resume, ...] = (),
+        on_timing: OnTiming | None = None,
     ) -> list[Generation]:
         """Return `params.n` raw generations (replay returns its recorded ones).
 
         `settled` tells, from a candidate's text so far, that post-processing has already
-        cut its last finished line; a backend may stop that candidate there.
+        cut its last finished line; a backend may stop that candidate there. `resume`
+        continues earlier cancelled sequences of the same prompt instead (one generation
+        each; backends without a model ignore it). `on_timing` receives where the model's
+        time went.
         """
         ...
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Continue one earlier, cancelled sequence of the same prompt (type-through)."""
+
+    token_ids: tuple[int, ...]
+    """What that sequence had generated."""
+    typed: str
+    """Text the user typed since; generations are returned without it."""
+
+
+OnTiming = Callable[[Timing], None]
 
 
 @dataclass(frozen=True)
@@ -78,15 +100,71 @@ class HFTokenizer:
         return str(self.inner.decode(ids, skip_special_tokens=True))
 
 
-class TorchBackend:
-    """A causal LM loaded with transformers, generating with `codegen.generate`."""
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How a local model runs: slots, compiled graphs, prefix reuse, speculation."""
 
-    def __init__(self, model: Any, tokenizer: HFTokenizer, description: str) -> None:
-        """Wrap a loaded model and its tokenizer."""
+    compile: str = "auto"
+    """"auto" (compiled decoding with CUDA graphs on GPUs, eager on CPUs), "on" or "off"."""
+    slots: int = 0
+    """Sequences decoded together at most; 0 picks 64 on a GPU and 8 on a CPU."""
+    prefix_cache_mb: int = 512
+    """Memory for prompt KV kept between requests (0 turns prefix reuse off)."""
+    speculate_tokens: int = 4
+    """Draft tokens checked per speculative round, when a draft model is given."""
+
+    def __post_init__(self) -> None:
+        """Reject options the engine cannot honour."""
+        if self.compile not in ("auto", "on", "off"):
+            raise ModelError(f"compile must be auto, on or off, not {self.compile!r}")
+        if self.slots < 0 or self.prefix_cache_mb < 0 or self.speculate_tokens < 1:
+            raise ModelError("slots and prefix_cache_mb must be >= 0, speculate_tokens >= 1")
+
+
+class TorchBackend:
+    """A causal LM loaded with transformers; requests go through one batching `Engine`.
+
+    Models whose layers `codegen.forward` does not implement fall back to transformers'
+    own forward, one request at a time.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: HFTokenizer,
+        description: str,
+        runtime: RuntimeOptions = RuntimeOptions(),
+        draft: Any = None,
+    ) -> None:
+        """Wrap a loaded model and its tokenizer, and start its engine thread.
+
+        `draft`, a smaller model with the same tokenizer, speculates for lone greedy requests.
+        """
         self.model = model
         self.tokenizer: HFTokenizer = tokenizer
         self.description = description
+        self.engine: Engine | None = None
         self._lock = threading.Lock()
+        gpu = str(getattr(model, "device", "cpu")).startswith("cuda")
+        try:
+            self.engine = Engine(
+                model,
+                tokenizer.decode,
+                slots=runtime.slots or (64 if gpu else 8),
+                capacity=2048 if gpu else 512,
+                prefix_budget_bytes=runtime.prefix_cache_mb * 1024 * 1024,
+                reuse_prefixes=runtime.prefix_cache_mb > 0,
+                compiled=runtime.compile == "on" or (runtime.compile == "auto" and gpu),
+                draft=draft,
+                speculate_tokens=runtime.speculate_tokens,
+            )
+        except UnsupportedModel as exc:
+            logger.warning("%s: generating one request at a time (%s)", description, exc)
+
+    def close(self) -> None:
+        """Stop the engine thread."""
+        if self.engine is not None:
+            self.engine.close()
 
     def generate(
         self,
@@ -97,20 +175,84 @@ class TorchBackend:
         cancel: threading.Event,
         on_text: OnText | None = None,
         settled: Settled | None = None,
+        resume: tuple[Resume, ...] = (),
+        on_timing: OnTiming | None = None,
     ) -> list[Generation]:
-        """Generate from the prompt ids; one request at a time on the model."""
+        """Generate from the prompt ids, sharing decode steps with other requests.
+
+        With `resume`, continue those sequences instead (one generation each), as if the
+        text they had written, less what the user typed, were all that was shown.
+        """
         assert prompt is not None
-        checks: tuple[StopCheck, ...] = (StopOnEvent(cancel), StopOnIds(STOP_TOKEN_IDS))
+        if cancel.is_set():
+            return []
+        if self.engine is None:
+            return self._generate_alone(prompt, params, single_line, cancel, on_text, settled)
+        if not resume:
+            checks = self._checks(cancel, single_line, settled, skip=0)
+            ticket = self.engine.submit(
+                prompt.ids, params, checks, cancel=cancel, on_text=on_text, cache_key=prompt.path
+            )
+            found = ticket.result()
+            if on_timing is not None and ticket.timing is not None:
+                on_timing(ticket.timing)
+            return found
+        one = replace(params, n=1)
+        tickets = [
+            self.engine.submit(
+                prompt.ids,
+                one,
+                self._checks(cancel, single_line, settled, skip=len(r.typed)),
+                cancel=cancel,
+                on_text=_renumbered(on_text, index, len(r.typed)),
+                cache_key=prompt.path,
+                resumed=r.token_ids,
+            )
+            for index, r in enumerate(resume)
+        ]
+        results = [t.result() for t in tickets]
+        if on_timing is not None and tickets[0].timing is not None:
+            on_timing(tickets[0].timing)
+        return [
+            replace(g, text=g.text[len(r.typed) :])
+            for r, found in zip(resume, results, strict=True)
+            for g in found
+        ]
+
+    def _checks(
+        self, cancel: threading.Event, single_line: bool, settled: Settled | None, skip: int
+    ) -> tuple[StopCheck, ...]:
+        checks: list[StopCheck] = [StopOnEvent(cancel), StopOnIds(STOP_TOKEN_IDS)]
         if single_line:
-            checks += (StopAtNewline(),)
+            checks.append(StopAtNewline())
         if settled is not None:
-            checks += (StopWhenSettled(settled),)
+            checks.append(StopWhenSettled(settled))
+        if skip:
+            checks[2:] = [SkipTyped(check, skip) for check in checks[2:]]
+        return tuple(checks)
+
+    def _generate_alone(
+        self,
+        prompt: Prompt,
+        params: SamplingParams,
+        single_line: bool,
+        cancel: threading.Event,
+        on_text: OnText | None,
+        settled: Settled | None,
+    ) -> list[Generation]:
+        checks = self._checks(cancel, single_line, settled, skip=0)
         with self._lock:
             if cancel.is_set():
                 return []
-            return generate(
-                self.model, prompt.ids, params, self.tokenizer.decode, checks, on_text
-            )
+            return generate(self.model, prompt.ids, params, self.tokenizer.decode, checks, on_text)
+
+
+def _renumbered(on_text: OnText | None, index: int, skip: int) -> OnText | None:
+    """Stream a resumed sequence as alternative `index`, without its first `skip` characters."""
+    if on_text is None:
+        return None
+    callback = on_text
+    return lambda _, text: callback(index, text[skip:])
 
 
 class ReplayBackend:
@@ -148,6 +290,8 @@ class ReplayBackend:
         cancel: threading.Event,
         on_text: OnText | None = None,
         settled: Settled | None = None,
+        resume: tuple[Resume, ...] = (),
+        on_timing: OnTiming | None = None,
     ) -> list[Generation]:
         """Return the recorded outputs, streaming each whole."""
         if cancel.is_set():
@@ -207,8 +351,13 @@ def load_backend(
     dtype: str = "auto",
     cache_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    runtime: RuntimeOptions = RuntimeOptions(),
+    draft: Backend | None = None,
 ) -> Backend:
-    """Obtain and load a model; raise `ModelError` with a clear message on any failure."""
+    """Obtain and load a model; raise `ModelError` with a clear message on any failure.
+
+    `draft`, an already loaded smaller model on the same device, speculates for it.
+    """
     report = progress or (lambda message: None)
     report(f"obtaining {spec}")
     source = pull(spec, cache_dir, report)
@@ -234,4 +383,11 @@ def load_backend(
         raise
     except Exception as exc:
         raise ModelError(f"could not load {spec}: {exc}") from exc
-    return TorchBackend(model, tokenizer, f"{spec} on {target}")
+    draft_model = None
+    if isinstance(draft, TorchBackend):
+        if str(draft.model.device) == str(model.device):
+            draft_model = draft.model
+        else:
+            logger.warning("draft model on %s, not %s: no speculation", draft.model.device, target)
+    description = f"{spec} on {target}"
+    return TorchBackend(model, tokenizer, description, runtime, draft_model)

@@ -8,13 +8,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from codegen.backends import Backend
+from codegen.backends import Backend, OnTiming, Resume
 from codegen.generate import OnText, SamplingParams
 from codegen.postprocess import DEFAULT_FILTERS
 from codegen.postprocess.base import Filter, FilterContext
 from codegen.postprocess.scope import detect_indent_unit, is_single_line
 from codegen.ranking import merge_identical, rank, syntax_ok
-from codegen.types import Candidate, CompletionRequest, CompletionResult, Timings
+from codegen.sequences import Timing
+from codegen.types import Candidate, CompletionRequest, CompletionResult, Generation, Timings
+from codegen.typethrough import Continuation, Entry, TypeThrough
 from prompts.templates import FimTemplate, Prompt, PromptFile
 from validators import DEFAULT_VALIDATORS, Splice, Validator, Verdict
 from validators.base import check_all
@@ -28,6 +30,8 @@ class Pipeline:
     template: FimTemplate = FimTemplate()
     filters: Sequence[Filter] = DEFAULT_FILTERS
     validators: Sequence[Validator] = DEFAULT_VALIDATORS
+    typethrough: TypeThrough | None = None
+    """Recent generations per document, shared by the requests of a server."""
 
     def build_prompt(self, request: CompletionRequest) -> Prompt | None:
         """Render the FIM prompt, or None for backends that take no prompt."""
@@ -60,16 +64,38 @@ class Pipeline:
         )
         prime(self.validators, request)
         prompt = self.build_prompt(request)
+        memory = self.typethrough if prompt is not None else None
+        if memory is None:
+            return self._complete(request, prompt, context, cancel, on_text, None, clock)
+        entry, continuation = memory.start(request, self.backend.description, prompt, cancel)
+        try:
+            return self._complete(
+                request, prompt, context, cancel, on_text, (memory, entry, continuation), clock
+            )
+        finally:
+            memory.settle(entry)
+
+    def _complete(
+        self,
+        request: CompletionRequest,
+        prompt: Prompt | None,
+        context: FilterContext,
+        cancel: threading.Event,
+        on_text: OnText | None,
+        through: tuple[TypeThrough, Entry, Continuation | None] | None,
+        clock: float,
+    ) -> CompletionResult:
         started_generation = time.perf_counter()
-        params = SamplingParams(request.n, request.max_new_tokens, request.temperature)
-        generations = self.backend.generate(
-            prompt,
-            params,
-            single_line=context.single_line,
-            cancel=cancel,
-            on_text=on_text,
-            settled=settled_by(context, self.filters),
-        )
+        model_timing: list[Timing] = []
+        if through is not None and through[2] is not None:
+            generations, source = self._continue(
+                through[2], through[0], through[1], request, context, cancel, model_timing.append
+            )
+        else:
+            generations = self._generate(
+                request, prompt, context, cancel, on_text, model_timing.append, through
+            )
+            source = "model"
         if cancel.is_set():
             return CompletionResult(request, (), cancelled=True)
         started_post = time.perf_counter()
@@ -85,6 +111,11 @@ class Pipeline:
         vetted = validate(merge_identical(kept), request, self.validators)
         shown, rejected = select_shown(vetted)
         discarded += rejected
+        if through is not None:
+            inserts = [c for c in shown if c.end == request.offset]
+            through[0].show(
+                through[1], [Generation(c.insert, c.logprob, c.finish_reason) for c in inserts]
+            )
         done = time.perf_counter()
         timings = Timings(
             prompt=started_generation - clock,
@@ -94,8 +125,91 @@ class Pipeline:
             prompt_tokens=len(prompt.ids) if prompt else 0,
             prompt_sections=tuple(prompt.section_tokens.items()) if prompt else (),
             context_paths=prompt.context_paths if prompt else (),
+            source=source,
         )
+        if model_timing:
+            timings = replace(
+                timings,
+                prefill=model_timing[0].prefill,
+                first_token=model_timing[0].first_token,
+                reused_tokens=model_timing[0].reused_tokens,
+                generated_tokens=model_timing[0].generated_tokens,
+            )
         return CompletionResult(request, tuple(shown), tuple(discarded), timings)
+
+    def _generate(
+        self,
+        request: CompletionRequest,
+        prompt: Prompt | None,
+        context: FilterContext,
+        cancel: threading.Event,
+        on_text: OnText | None,
+        on_timing: OnTiming,
+        through: tuple[TypeThrough, Entry, Continuation | None] | None,
+    ) -> list[Generation]:
+        """Raw generations from the model, recorded for type-through when it is on."""
+        params = SamplingParams(request.n, request.max_new_tokens, request.temperature)
+        stream = on_text
+        if through is not None:
+            memory, entry, _ = through
+
+            def stream(index: int, text: str) -> None:
+                memory.stream(entry, index, text)
+                if on_text is not None:
+                    on_text(index, text)
+
+        found: list[Generation] = []
+        try:
+            found = self.backend.generate(
+                prompt, params, single_line=context.single_line, cancel=cancel,
+                on_text=stream, settled=settled_by(context, self.filters), on_timing=on_timing,
+            )
+        finally:
+            if through is not None:
+                through[0].generated(through[1], found)
+        return found
+
+    def _continue(
+        self,
+        continuation: Continuation,
+        memory: TypeThrough,
+        entry: Entry,
+        request: CompletionRequest,
+        context: FilterContext,
+        cancel: threading.Event,
+        on_timing: OnTiming,
+    ) -> tuple[list[Generation], str]:
+        """Answer from what the user typed into; texts come back without the typed part.
+
+        Finished suggestions answer as they are; cancelled generations are resumed.
+        """
+        typed = continuation.typed
+        params = SamplingParams(request.n, request.max_new_tokens, request.temperature)
+        resumed: list[Generation] = []
+
+        def stream(index: int, text: str) -> None:
+            memory.stream(entry, index, typed + text)
+
+        try:
+            if continuation.resumable and continuation.entry.prompt is not None:
+                resumed = self.backend.generate(
+                    continuation.entry.prompt,
+                    params,
+                    single_line=context.single_line,
+                    cancel=cancel,
+                    on_text=stream,
+                    settled=settled_by(context, self.filters),
+                    resume=tuple(Resume(g.token_ids, typed) for g in continuation.resumable),
+                    on_timing=on_timing,
+                )
+        finally:
+            memory.generated(entry, [replace(g, text=typed + g.text) for g in resumed])
+        answered = [replace(g, text=g.text[len(typed) :]) for g in continuation.finished]
+        if resumed:
+            memory.resumed += 1
+        else:
+            memory.answered += 1
+        return answered + resumed, "resumed" if resumed else "type-through"
 
 
 def prime(validators: Sequence[Validator], request: CompletionRequest) -> None:

@@ -8,11 +8,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from codegen.backends import Backend, load_backend
+from codegen.backends import Backend, RuntimeOptions, load_backend
 from codegen.model import ModelError, parse_spec, resolve_default_spec
 from codegen.pipeline import Pipeline
 from codegen.types import CompletionRequest, CompletionResult
+from codegen.typethrough import TypeThrough
 from prompts.templates import FimTemplate
 from validators import DEFAULT_VALIDATORS, Validator, close_validators
 
@@ -37,6 +39,9 @@ class CompletionService:
     error: str = ""
     description: str = ""
     backend: Backend | None = None
+    automatic_backend: Backend | None = None
+    """A smaller model for automatic requests, when one is configured."""
+    typethrough: TypeThrough = field(default_factory=TypeThrough)
     validators: tuple[Validator, ...] = DEFAULT_VALIDATORS
     """Every validator this service may run (the settings switch some off per request)."""
     last_result: CompletionResult | None = None
@@ -46,32 +51,81 @@ class CompletionService:
     _generation: int = 0
 
     def load(
-        self, spec_text: str, device: str, progress: Callable[[str], None], dtype: str = "auto"
+        self,
+        spec_text: str,
+        device: str,
+        progress: Callable[[str], None],
+        dtype: str = "auto",
+        *,
+        automatic: str = "",
+        speculative: bool = True,
+        runtime: RuntimeOptions | None = None,
     ) -> None:
-        """Load the model named by `spec_text` (empty = default); raise `ModelError` on failure."""
+        """Load the model named by `spec_text` (empty = default); raise `ModelError` on failure.
+
+        `automatic` names a second, smaller model for automatic requests; with
+        `speculative` it also drafts tokens for the main model.
+        """
         with self._lock:
             self._generation += 1
             ticket = self._generation
             self.state, self.error = ModelState.LOADING, ""
+        runtime = runtime or RuntimeOptions()
+        loaded: list[Backend] = []
         try:
             spec = parse_spec(spec_text) if spec_text else resolve_default_spec()
+            small = parse_spec(automatic) if automatic else None
+            fast: Backend | None = None
+            if small is not None and small != spec:
+                fast = load_backend(
+                    small, device=device, dtype=dtype, cache_dir=self.cache_dir,
+                    progress=progress, runtime=runtime,
+                )
+                loaded.append(fast)
             backend = load_backend(
-                spec, device=device, dtype=dtype, cache_dir=self.cache_dir, progress=progress
+                spec, device=device, dtype=dtype, cache_dir=self.cache_dir, progress=progress,
+                runtime=runtime, draft=fast if speculative else None,
             )
+            loaded.append(backend)
         except Exception as exc:
+            for stale in loaded:
+                _close(stale)
             message = str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
             with self._lock:
                 if ticket == self._generation:
                     self.state, self.error = ModelState.FAILED, message
             raise ModelError(message) from exc
         with self._lock:
+            stale_backends = loaded
             if ticket == self._generation:  # a newer load request wins
-                self.backend, self.description = backend, backend.description
+                stale_backends = [b for b in (self.backend, self.automatic_backend) if b]
+                self.backend, self.automatic_backend = backend, fast
+                self.description = backend.description
+                if fast is not None:
+                    self.description += f"; automatic requests: {fast.description}"
                 self.state = ModelState.READY
+        for stale in stale_backends:
+            _close(stale)
 
     def close(self) -> None:
-        """Stop what the validators keep running (mypy daemons, sandbox runs)."""
+        """Stop the models' engines and what the validators keep running."""
+        for backend in (self.backend, self.automatic_backend):
+            if backend is not None:
+                _close(backend)
         close_validators(self.validators)
+
+    def runtime_status(self) -> dict[str, Any]:
+        """What the engines did so far: batching, prefix reuse, speculation, type-through."""
+        engines = {}
+        for role, backend in (("main", self.backend), ("automatic", self.automatic_backend)):
+            engine = getattr(backend, "engine", None)
+            if engine is not None:
+                engines[role] = engine.status()
+        memory = self.typethrough
+        return {
+            "engines": engines,
+            "typeThrough": {"answered": memory.answered, "resumed": memory.resumed},
+        }
 
     @property
     def active_generations(self) -> int:
@@ -90,8 +144,13 @@ class CompletionService:
         backend = self.backend
         if backend is None or self.state is not ModelState.READY:
             return None
+        if request.trigger == "automatic" and self.automatic_backend is not None:
+            backend = self.automatic_backend
         pipeline = Pipeline(
-            backend, FimTemplate(max_prompt_tokens=max_prompt_tokens), validators=validators
+            backend,
+            FimTemplate(max_prompt_tokens=max_prompt_tokens),
+            validators=validators,
+            typethrough=self.typethrough,
         )
         with self._lock:
             self._active += 1
@@ -110,3 +169,10 @@ def enabled_validators(
 ) -> tuple[Validator, ...]:
     """The validators, minus those switched off by name."""
     return tuple(v for v in validators if switches.get(v.name, True))
+
+
+def _close(backend: Backend) -> None:
+    """Stop a backend's engine thread, if it has one."""
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()

@@ -25,6 +25,21 @@ class ValidatorSettings:
 
 
 @attrs.frozen
+class RuntimeSettings:
+    """How the local model runs (changing any of these reloads it)."""
+
+    compile: Literal["auto", "on", "off"] = "auto"
+    """Compiled decoding with CUDA graphs: "auto" = on GPUs, never on CPUs."""
+    slots: int = attrs.field(default=0, validator=attrs.validators.in_(range(0, 257)))
+    """Sequences decoded together at most (all requests and alternatives); 0 = 64 on a GPU,
+    8 on a CPU."""
+    prefix_cache_mb: int = attrs.field(default=512, validator=attrs.validators.in_(range(65537)))
+    """Memory for prompt keys and values reused between keystrokes; 0 turns reuse off."""
+    speculate_tokens: int = attrs.field(default=4, validator=attrs.validators.in_(range(1, 17)))
+    """Tokens the draft model proposes per speculative round."""
+
+
+@attrs.frozen
 class Settings:
     """What a client can configure (`initializationOptions`, `didChangeConfiguration`)."""
 
@@ -49,6 +64,14 @@ class Settings:
     """"automatic": complete as you type; "invoked": only when asked; "off": never."""
     validators: ValidatorSettings = ValidatorSettings()
     """Per-validator switches."""
+    automatic_model: str = ""
+    """Model spec for automatic (as-you-type) requests; empty = `model`. A small model here
+    keeps typing fast while invoked requests use `model`."""
+    speculative: bool = True
+    """Let `automaticModel` draft tokens for `model` (speculative decoding of greedy
+    requests decoded alone; only where it measures faster)."""
+    runtime: RuntimeSettings = RuntimeSettings()
+    """Engine settings: compilation, slots, prefix cache, speculation length."""
 
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
@@ -91,8 +114,8 @@ def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings,
             continue
         candidate = dict(merged)
         value = data[field.name]
-        if field.name == "validators" and isinstance(value, dict):
-            value = {**merged["validators"], **value}
+        if field.name in ("validators", "runtime") and isinstance(value, dict):
+            value = {**merged[field.name], **value}
         candidate[field.name] = value
         try:
             _converter.structure(candidate, Settings)

@@ -8,11 +8,13 @@ requests made before it is ready get an empty result. A failed load is shown onc
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 
 from lsprotocol import types
 
+from codegen.backends import RuntimeOptions
 from codegen.model import ModelError
 from lsp_server.config import parse_settings
 from lsp_server.server import CompletionServer
@@ -43,7 +45,7 @@ def register(server: CompletionServer) -> None:
     ) -> None:
         before = ls.settings
         apply_settings(ls, params.settings)
-        reload = ("model", "device", "dtype")
+        reload = ("model", "device", "dtype", "automatic_model", "speculative", "runtime")
         if any(getattr(ls.settings, key) != getattr(before, key) for key in reload):
             await load_model(ls)
 
@@ -93,9 +95,24 @@ async def load_model(ls: CompletionServer) -> None:
             loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
 
     settings = ls.settings
+    runtime = RuntimeOptions(
+        compile=settings.runtime.compile,
+        slots=settings.runtime.slots,
+        prefix_cache_mb=settings.runtime.prefix_cache_mb,
+        speculate_tokens=settings.runtime.speculate_tokens,
+    )
     try:
         await asyncio.to_thread(
-            ls.service.load, settings.model, settings.device, progress, settings.dtype
+            functools.partial(
+                ls.service.load,
+                settings.model,
+                settings.device,
+                progress,
+                settings.dtype,
+                automatic=settings.automatic_model,
+                speculative=settings.speculative,
+                runtime=runtime,
+            )
         )
     except ModelError as exc:
         logger.error("model failed to load: %s", exc)

@@ -31,6 +31,7 @@ def register(server: CompletionServer) -> None:
             "positionEncoding": ls.position_encoding,
             "settings": to_wire(ls.settings),
             "lastRequest": summarize(service.last_result),
+            "runtime": service.runtime_status(),
         }
 
 
@@ -48,4 +49,8 @@ def summarize(result: CompletionResult | None) -> dict[str, Any] | None:
         },
         "shown": len(result.items),
         "discarded": len(result.discarded),
+        "source": timings.source,
+        "prefillMs": round(timings.prefill * 1000, 1),
+        "firstTokenMs": round(timings.first_token * 1000, 1),
+        "reusedPromptTokens": timings.reused_tokens,
     }
