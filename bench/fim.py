@@ -49,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codegen.backends import Backend, Settled, load_backend
+from codegen.backends import Backend, OnTiming, Resume, Settled, load_backend
 from codegen.generate import OnText, SamplingParams
 from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
@@ -100,6 +100,8 @@ class RecordingBackend:
         cancel: threading.Event,
         on_text: OnText | None = None,
         settled: Settled | None = None,
+        resume: tuple[Resume, ...] = (),
+        on_timing: OnTiming | None = None,
     ) -> list[Generation]:
         """Generate with the wrapped backend and record what it returned."""
         self.last = self.inner.generate(
@@ -109,6 +111,8 @@ class RecordingBackend:
             cancel=cancel,
             on_text=on_text,
             settled=settled,
+            resume=resume,
+            on_timing=on_timing,
         )
         return self.last
 
