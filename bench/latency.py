@@ -20,6 +20,8 @@ Sections, all with the same loaded model:
 4. **Keystrokes**: a real file (the standard library's ``textwrap.py``) with one line
    emptied is typed back one character at a time, a request after each character: the
    engine without prefix reuse, with it, and with it plus type-through.
+6. **Speculation**: ``--large`` (the 1.5B model) decoding 32 forced greedy tokens at batch
+   1 after HumanEval infilling prompts, alone and with ``--model`` as its draft.
 5. **Server overhead**: the real server over stdio (the same model), inline requests at
    several positions; the round trip minus the model's and the validators' time as the
    server reports them in ``vetted/status``.
@@ -43,6 +45,7 @@ import torch
 
 from bench.fim import DEFAULT_DATA, Case, load_cases, pick_subset
 from codegen.backends import RuntimeOptions, TorchBackend, load_backend
+from codegen.engine import Engine
 from codegen.generate import SamplingParams
 from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
@@ -316,6 +319,51 @@ def keystroke_section(
     ]
 
 
+def speculation_section(
+    draft: TorchBackend, target_spec: str, cases: Sequence[Case], new_tokens: int
+) -> list[str]:
+    """Section 6: a lone greedy request on the large model, with and without the draft."""
+    target = load_backend(parse_spec(target_spec), device="cpu")
+    assert isinstance(target, TorchBackend)
+    template = FimTemplate()
+    prompts = [
+        template.render(target.tokenizer, case.prompt, "\n" + case.suffix).ids for case in cases
+    ]
+    rows, baseline = [], 0.0
+    for name, helper in (("large model alone", None), ("with the small model as draft", draft)):
+        engine = Engine(target.model, target.tokenizer.decode, reuse_prefixes=False,
+                        draft=helper.model if helper is not None else None)
+        per_token = Series()
+        try:
+            for ids in prompts:
+                ticket = engine.submit(ids, SamplingParams(n=1, max_new_tokens=new_tokens), (),
+                                       cancel=threading.Event())
+                [generation] = ticket.result()
+                timing = ticket.timing
+                assert timing is not None and generation.tokens == new_tokens
+                per_token.add((timing.total - timing.first_token) / (new_tokens - 1))
+            stats = engine.stats
+            rounds = stats.speculative_rounds
+            per_round = f"{stats.speculative_tokens / rounds:.2f}" if rounds else "-"
+        finally:
+            engine.close()
+        baseline = baseline or per_token.p50
+        rows.append(f"| {name} | {per_token.p50 * 1000:.0f} | {baseline / per_token.p50:.2f} | "
+                    f"{rounds} | {per_round} |")
+        print(f"[speculation] {name}: {per_token.p50 * 1000:.0f} ms/token", file=sys.stderr,
+              flush=True)
+    target.close()
+    return [
+        f"### 6. Speculative decoding: {target_spec}, {len(prompts)} HumanEval infilling "
+        f"prompts, {new_tokens} forced greedy tokens, batch 1",
+        "",
+        "| | ms per token p50 | speed-up | speculative rounds | tokens per round |",
+        "|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ]
+
+
 def server_section(model_spec: str, positions: int) -> list[str]:
     """Section 5: the real server over stdio; round trip minus model and validators."""
     return asyncio.run(_server_overhead(model_spec, positions))
@@ -388,8 +436,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--positions", type=int, default=12, help="server requests")
+    parser.add_argument("--large", default="pypi:qwen2.5-coder-1.5b-instruct",
+                        help="the model --model drafts for in the speculation section")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=("requests", "decode", "keystrokes", "server"))
+                        choices=("requests", "decode", "keystrokes", "speculation", "server"))
     args = parser.parse_args(argv)
     backend = load_backend(parse_spec(args.model), device="cpu")
     assert isinstance(backend, TorchBackend) and backend.engine is not None
@@ -402,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("decode", lambda: decode_section(backend)),
         ("keystrokes", lambda: keystroke_section(
             backend.model, backend.tokenizer, keystroke_requests(args.max_new_tokens))),
+        ("speculation", lambda: speculation_section(
+            backend, args.large, pick_subset(load_cases(args.data), args.cases)[:6], 32)),
         ("server", lambda: server_section(args.model, args.positions)),
     ]
     for name, run in sections:

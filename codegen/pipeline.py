@@ -63,11 +63,14 @@ class Pipeline:
             indent_unit=detect_indent_unit(request.text),
         )
         prime(self.validators, request)
-        prompt = self.build_prompt(request)
-        memory = self.typethrough if prompt is not None else None
+        memory = self.typethrough if self.backend.tokenizer is not None else None
         if memory is None:
+            prompt = self.build_prompt(request)
             return self._complete(request, prompt, context, cancel, on_text, None, clock)
-        entry, continuation = memory.start(request, self.backend.description, prompt, cancel)
+        entry, continuation = memory.start(
+            request, self.backend.description, lambda: self.build_prompt(request), cancel
+        )
+        prompt = entry.prompt if continuation is None else None
         try:
             return self._complete(
                 request, prompt, context, cancel, on_text, (memory, entry, continuation), clock

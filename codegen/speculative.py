@@ -89,17 +89,19 @@ class SpeculationGate:
     easier to predict).
     """
 
-    def __init__(self, retry_after: int = 64, smoothing: float = 0.3) -> None:
-        """Start open, with no measurements."""
+    def __init__(self, retry_after: int = 64, smoothing: float = 0.3, warm_up: int = 3) -> None:
+        """Start by timing `warm_up` plain steps, then speculate and compare."""
         self.retry_after = retry_after
         self.smoothing = smoothing
+        self.warm_up = warm_up
         self.speculative: float | None = None
         self.plain: float | None = None
+        self._plain_steps = 0
         self._closed_for = 0
 
     def open(self) -> bool:
         """Tell whether the next round should speculate."""
-        if self._closed_for > 0:
+        if self._closed_for > 0 or self._plain_steps < self.warm_up:
             return False
         if self.speculative is None or self.plain is None:
             return True
@@ -114,6 +116,7 @@ class SpeculationGate:
     def record_plain(self, seconds: float) -> None:
         """A plain decode step of a lone sequence took `seconds`."""
         self.plain = self._mix(self.plain, seconds)
+        self._plain_steps += 1
         if self._closed_for > 0:
             self._closed_for -= 1
             if self._closed_for == 0:

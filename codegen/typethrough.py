@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from codegen.types import CompletionRequest, FinishReason, Generation
@@ -82,17 +82,20 @@ class TypeThrough:
         self,
         request: CompletionRequest,
         backend: str,
-        prompt: Prompt | None,
+        render: Callable[[], Prompt | None],
         cancel: threading.Event,
     ) -> tuple[Entry, Continuation | None]:
-        """Record a new request: a continuation of the document's last one, or a new base."""
+        """Record a new request: a continuation of the document's last one, or a new base.
+
+        `render` builds the request's prompt; it is only called for a new base.
+        """
         key = (backend, request.path)
         continuation = self._match(request, key, cancel)
         if continuation is not None:
             base = continuation.entry
             entry = Entry(key, base.prefix, base.suffix, base.prompt, continuation.typed)
         else:
-            entry = Entry(key, request.prefix, request.suffix, prompt)
+            entry = Entry(key, request.prefix, request.suffix, render())
         with self._lock:
             self._entries.pop(key, None)
             self._entries[key] = entry

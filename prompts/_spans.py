@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import tree_sitter
 
 from prompts._source import closing_bracket, string_end, strip_comment
-from validators.syntax import python_parser
+from validators.syntax import parse_python
 
 Detail = tuple[str, str | None, int]
 """Signature source, docstring literal source (quotes included) and the literal's 1-based line."""
@@ -42,7 +42,7 @@ class Span:
 def tree_sitter_spans(text: str, offset: int) -> list[Span]:
     """Every `function_definition` tree-sitter finds, broken bodies included."""
     data = text.encode("utf-8")
-    tree = python_parser().parse(data)
+    tree = parse_python(text)
     spans: list[Span] = []
     for node in _walk(tree.root_node):
         if node.type != "function_definition":

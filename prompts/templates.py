@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from prompts._chunks import cache_for, split_chunks
+
 FIM_PREFIX = "<|fim_prefix|>"
 FIM_MIDDLE = "<|fim_middle|>"
 FIM_SUFFIX = "<|fim_suffix|>"
@@ -117,95 +119,68 @@ class Prompt:
         return f"{FIM_PREFIX}{self.prefix}{FIM_SUFFIX}{self.suffix}{FIM_MIDDLE}"
 
 
+def encode_document(tokenizer: Tokenizer, text: str) -> list[tuple[int, ...]]:
+    """Document text as chunks of whole lines (`prompts._chunks`), the ids of each.
+
+    Joined, the ids are exactly `encode_text(tokenizer, text)`; chunks seen before (every
+    line but the one being typed) come from a cache.
+    """
+    return _chunked(tokenizer, text)[1]
+
+
+def _chunked(tokenizer: Tokenizer, text: str) -> tuple[list[str], list[tuple[int, ...]]]:
+    chunks = split_chunks(text)
+    cache = cache_for(tokenizer, lambda chunk: encode_text(tokenizer, chunk))
+    return chunks, cache.encode(chunks)
+
+
 def keep_tail(
-    tokenizer: Tokenizer,
-    text: str,
-    budget: int,
-    stride: int = 1,
-    whole: Sequence[int] | None = None,
+    tokenizer: Tokenizer, text: str, budget: int, stride: int = 1
 ) -> tuple[str, list[int]]:
     """Keep the longest run of whole lines at the end of `text` that fits in `budget` tokens.
 
     When lines must go, the first kept line is one whose index (from the top of `text`) is
     a multiple of `stride` (smaller when the budget keeps few lines): typing at the end
     then keeps the same first line for a while, so a prompt built a keystroke later starts
-    with the same tokens. `whole`, the ids of all of `text` when the caller has them,
-    saves encoding it again.
+    with the same tokens. Blank lines just before the first kept line go too.
     """
-    text_kept, ids = _keep_lines(tokenizer, text, budget, from_end=True, whole=whole)
-    if stride <= 1 or text_kept == text:
-        return text_kept, ids
-    lines = text.splitlines(keepends=True)
-    count = len(text_kept.splitlines(keepends=True))
-    first = len(lines) - count
-    stride = max(1, min(stride, count // 4))  # never give up more than a quarter of the lines
-    aligned = -(-first // stride) * stride
-    if aligned == first:
-        return text_kept, ids
-    kept = "".join(lines[aligned:])
-    return kept, encode_text(tokenizer, kept)
+    chunks, ids = _chunked(tokenizer, text)
+    if sum(map(len, ids)) <= budget:
+        return text, [i for chunk in ids for i in chunk]
+    first, used = len(chunks), 0
+    while first > 0 and used + len(ids[first - 1]) <= budget:
+        first -= 1
+        used += len(ids[first])
+    if stride > 1 and first < len(chunks):
+        starts = _line_numbers(chunks)
+        kept_lines = starts[-1] + chunks[-1].count("\n") - starts[first]
+        step = max(1, min(stride, kept_lines // 4))  # never give up more than a quarter
+        aligned = -(-starts[first] // step) * step
+        while first < len(chunks) - 1 and starts[first] < aligned:
+            first += 1
+    return "".join(chunks[first:]), [i for chunk in ids[first:] for i in chunk]
 
 
-def keep_head(
-    tokenizer: Tokenizer, text: str, budget: int, whole: Sequence[int] | None = None
-) -> tuple[str, list[int]]:
-    """Keep the longest run of whole lines at the start of `text` that fits in `budget` tokens."""
-    return _keep_lines(tokenizer, text, budget, from_end=False, whole=whole)
+def keep_head(tokenizer: Tokenizer, text: str, budget: int) -> tuple[str, list[int]]:
+    """Keep the longest run of whole lines at the start of `text` that fits in `budget` tokens.
 
-
-def _keep_lines(
-    tokenizer: Tokenizer,
-    text: str,
-    budget: int,
-    *,
-    from_end: bool,
-    whole: Sequence[int] | None,
-) -> tuple[str, list[int]]:
-    ids = list(whole) if whole is not None else encode_text(tokenizer, text)
-    if len(ids) <= budget:
-        return text, ids
-    lines = text.splitlines(keepends=True)
-    probes: dict[int, tuple[str, list[int]]] = {0: ("", []), len(lines): (text, ids)}
-
-    def probe(count: int) -> int:
-        """Encode the `count` lines nearest the cursor; remember them; return their tokens."""
-        if count not in probes:
-            kept = "".join(lines[len(lines) - count :] if from_end else lines[:count])
-            probes[count] = (kept, encode_text(tokenizer, kept))
-        return len(probes[count][1])
-
-    # Interpolation search on how many lines fit, starting where the whole text's
-    # characters per token say the budget ends: each probe encodes about `budget` tokens,
-    # and two or three probes usually settle it (every third step bisects, so a bad
-    # guess costs a few more, never a scan). The whole text is known not to fit.
-    nearest_first = lines[::-1] if from_end else lines
-    low, high = 0, len(lines)
-    tokens_low, tokens_high = 0, len(ids)
-    guess = _lines_within(nearest_first, budget * len(text) // len(ids))
-    step = 0
-    while high - low > 1:
-        if step % 3 == 2 or not low < guess < high:
-            guess = (low + high) // 2
-        tokens = probe(guess)
-        if tokens <= budget:
-            low, tokens_low = guess, tokens
-        else:
-            high, tokens_high = guess, tokens
-        share = (budget - tokens_low) / max(tokens_high - tokens_low, 1)
-        guess = low + int(share * (high - low))
-        step += 1
-    return probes[low]
-
-
-def _lines_within(ordered: Sequence[str], characters: int) -> int:
-    """How many of `ordered` lines (nearest the cursor first) fit in `characters`."""
-    count = 0
-    for line in ordered:
-        characters -= len(line)
-        if characters < 0:
-            break
+    Blank lines go with the line before them.
+    """
+    chunks, ids = _chunked(tokenizer, text)
+    count, used = 0, 0
+    while count < len(chunks) and used + len(ids[count]) <= budget:
+        used += len(ids[count])
         count += 1
-    return count
+    return "".join(chunks[:count]), [i for chunk in ids[:count] for i in chunk]
+
+
+def _line_numbers(chunks: Sequence[str]) -> list[int]:
+    """The 0-based line number at which each chunk starts."""
+    numbers, line = [], 0
+    for chunk in chunks:
+        numbers.append(line)
+        line += chunk.count("\n")
+    return numbers
 
 
 @dataclass(frozen=True)
@@ -253,18 +228,16 @@ class FimTemplate:
             raise ValueError(f"max_prompt_tokens={self.max_prompt_tokens} leaves no room for text")
         file_budget = available - int(available * self.context_share) if repo_level else available
 
-        suffix_all = encode_text(tokenizer, suffix)
-        suffix_text, suffix_ids = keep_head(
-            tokenizer, suffix, int(file_budget * self.suffix_share), suffix_all
-        )
+        suffix_total = sum(map(len, encode_document(tokenizer, suffix)))
+        suffix_text, suffix_ids = keep_head(tokenizer, suffix, int(file_budget * self.suffix_share))
         prefix_text, prefix_ids = keep_tail(
             tokenizer, prefix, file_budget - len(suffix_ids), self.prefix_stride
         )
-        if len(suffix_ids) < len(suffix_all):
+        if len(suffix_ids) < suffix_total:
             # Prefix did not use its share: give the rest back to the suffix.
             spare = max(file_budget - len(prefix_ids), len(suffix_ids))
             cap = max(self.max_suffix_tokens, len(suffix_ids))
-            suffix_text, suffix_ids = keep_head(tokenizer, suffix, min(spare, cap), suffix_all)
+            suffix_text, suffix_ids = keep_head(tokenizer, suffix, min(spare, cap))
 
         room = available - len(prefix_ids) - len(suffix_ids)
         quantum = self.context_quantum if room >= 4 * self.context_quantum else 1

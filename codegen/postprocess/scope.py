@@ -7,7 +7,7 @@ from collections import Counter
 from functools import lru_cache
 
 from codegen.postprocess.lexing import scan
-from validators.syntax import python_parser
+from validators.syntax import parse_python
 
 _STRING_QUOTES = re.compile("[^'\"]*('''|\"\"\"|'|\")")
 """The opening delimiter of a string node's text, after any prefix such as f or rb."""
@@ -21,7 +21,7 @@ def _cursor_state(text: str, offset: int) -> tuple[str, bool]:
     error (half-typed code, such as a string not closed yet), the small lexer decides.
     """
     cursor = len(text[:offset].encode("utf-8"))
-    tree = python_parser().parse(text.encode("utf-8"))
+    tree = parse_python(text)
     node = tree.root_node.descendant_for_byte_range(max(cursor - 1, 0), cursor)
     while node is not None and node.parent is not None:  # the module itself is not asked
         if node.has_error or node.is_missing:

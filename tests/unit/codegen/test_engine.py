@@ -12,6 +12,7 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 from codegen.engine import Engine
 from codegen.generate import SamplingParams, generate
 from codegen.kv import PrefixCache, common_prefix
+from codegen.speculative import SpeculationGate
 from codegen.stopping import StopOnEvent
 from codegen.types import FinishReason, Generation
 
@@ -263,3 +264,18 @@ def test_prefix_cache_evicts_least_recently_used_within_its_budget() -> None:
 def test_common_prefix() -> None:
     assert common_prefix([1, 2, 3], [1, 2, 4]) == 2
     assert common_prefix([], [1]) == 0
+
+
+def test_speculation_stays_off_while_it_is_slower() -> None:
+    gate = SpeculationGate(retry_after=4, warm_up=2)
+    assert not gate.open()  # plain steps are timed first
+    gate.record_plain(0.10)
+    gate.record_plain(0.10)
+    assert gate.open()
+    gate.record(tokens=2, seconds=0.40)  # 0.2 s per token: slower than plain
+    assert not gate.open()
+    for _ in range(4):
+        gate.record_plain(0.10)
+    assert gate.open()  # tried again after `retry_after` plain tokens
+    gate.record(tokens=4, seconds=0.20)  # 0.05 s per token
+    assert gate.open()

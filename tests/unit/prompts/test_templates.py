@@ -3,12 +3,14 @@ from __future__ import annotations
 import pytest
 
 from codegen.backends import HFTokenizer
+from prompts._chunks import cache_for
 from prompts.templates import (
     SPECIAL_TOKEN_IDS,
     FimTemplate,
     PromptFile,
     SpecialTokenError,
     check_special_tokens,
+    encode_document,
     encode_text,
     keep_head,
     keep_tail,
@@ -145,19 +147,44 @@ def test_typing_does_not_change_how_much_of_the_other_files_is_kept(
 def test_kept_lines_are_the_most_that_fit(
     qwen_tokenizer: HFTokenizer, budget: int, from_end: bool
 ) -> None:
-    # Lines of very different lengths, so the characters-per-token estimate is off.
     text = "".join(
         ("x" * (i % 7)) + f"value_{i} = {'[' * (i % 5)}{i * 31}\n" + ("\n" if i % 11 == 0 else "")
         for i in range(260)
     )
-    keep = keep_tail if from_end else keep_head
-    kept, ids = keep(qwen_tokenizer, text, budget)
-    lines = text.splitlines(keepends=True)
-
-    def fits(count: int) -> bool:
-        part = "".join(lines[len(lines) - count :] if from_end else lines[:count])
-        return len(encode_text(qwen_tokenizer, part)) <= budget
-
-    count = len(kept.splitlines(keepends=True)) if kept else 0
+    kept, ids = (keep_tail if from_end else keep_head)(qwen_tokenizer, text, budget)
     assert ids == encode_text(qwen_tokenizer, kept) and len(ids) <= budget
-    assert fits(count) and not fits(count + 1)
+    lines = text.splitlines(keepends=True)
+    count = len(kept.splitlines(keepends=True)) if kept else 0
+    # One more line with text (and the blank lines that go with it) would not fit.
+    more = count + 1
+    while more < len(lines) and not (lines[-more] if from_end else lines[more - 1]).strip():
+        more += 1
+    bigger = "".join(lines[len(lines) - more :] if from_end else lines[:more])
+    assert len(encode_text(qwen_tokenizer, bigger)) > budget
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f(x):\n    return x\n",
+        "a\n \n b\n",  # a whitespace-only line: the newlines around it make one token
+        "x = '你好'\n\n\n  y = 1\r\n\r\nz\t=\t2\n\t\tw 😀\n",  # CJK, emoji, CRLF, tabs
+        "s = '''\n\n'''\n  \n\n  x",
+        "x\n\u3000y\n\xa0z",  # Unicode spaces at a line start
+        'marker = "<|fim_prefix|>"\nnext = 1\n',
+    ],
+)
+def test_chunked_encoding_is_exactly_the_whole_encoding(
+    qwen_tokenizer: HFTokenizer, text: str
+) -> None:
+    chunks = encode_document(qwen_tokenizer, text)
+    assert [i for chunk in chunks for i in chunk] == encode_text(qwen_tokenizer, text)
+
+
+def test_a_keystroke_encodes_only_the_line_being_typed(qwen_tokenizer: HFTokenizer) -> None:
+    lines = "".join(f"def helper_{i}(value):\n    return value * {i}\n\n" for i in range(200))
+    encode_document(qwen_tokenizer, lines + "result = hel")
+    cache = cache_for(qwen_tokenizer, lambda chunk: [])
+    misses = cache.misses
+    encode_document(qwen_tokenizer, lines + "result = help")
+    assert cache.misses - misses == 1

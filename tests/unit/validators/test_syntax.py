@@ -104,3 +104,16 @@ def test_count_syntax_errors(source: str, errors: int) -> None:
 )
 def test_parses_alone(line: str, alone: bool) -> None:
     assert parses_alone(line) is alone
+
+
+def test_incremental_parses_match_fresh_ones() -> None:
+    # Typing a function one character at a time, then splicing candidates into it: each
+    # parse reuses a recent tree and must give exactly the tree of a fresh parse.
+    from validators.syntax import parse_python, python_parser
+
+    final = 'def área(x: int) -> str:\n    """Doc 😀."""\n    if x > 1:\n        return "big"\n'
+    texts = [final[:k] + "\n\nprint(1)\n" for k in range(0, len(final), 3)]
+    texts += [final + candidate for candidate in ("    return 'x'\n", "  ]\n", "x = (\n")]
+    for text in texts:
+        fresh = python_parser().parse(text.encode("utf-8")).root_node
+        assert str(parse_python(text).root_node) == str(fresh)
