@@ -95,6 +95,8 @@ class Layout:
     """Interpreter run inside the sandbox; it must be readable by the slot uid."""
     ro_binds: tuple[str, ...] = ()
     """Host paths bound read-only at the same place (a workspace, a virtualenv)."""
+    ro_mounts: tuple[tuple[str, str], ...] = ()
+    """(host path, sandbox path under /tmp) pairs bound read-only elsewhere (libraries)."""
     hidden: tuple[str, ...] = HIDDEN_DIRS
     """Host directories covered by an empty read-only tmpfs."""
     tmp_bytes: int = 64 * 1024 * 1024
@@ -151,6 +153,8 @@ def bwrap_argv(
     # Parents before children, so a venv inside a bound workspace is not covered again.
     for path in sorted(layout.ro_binds, key=lambda p: len(PurePosixPath(p).parts)):
         argv += ["--ro-bind", path, path]
+    for source, target in layout.ro_mounts:
+        argv += ["--ro-bind", source, target]
     argv += ["--dir", WORK_DIR]
     created: set[str] = set()
     for fd, name in files:

@@ -223,6 +223,7 @@ class Sandbox:
         slots: int = 2,
         python: str = "/usr/bin/python3",
         ro_binds: Sequence[str | Path] = (),
+        ro_mounts: Sequence[tuple[str | Path, str]] = (),
         bwrap: str = "bwrap",
         base_uid: int = 61000,
     ) -> None:
@@ -230,8 +231,9 @@ class Sandbox:
 
         `python` runs inside the sandbox and must be readable by the slot uid (a pyenv under
         /root is not). `ro_binds` are host paths bound read-only at the same place, after the
-        private /tmp and the hidden homes, so they show through both. Slot `i` runs as uid
-        `base_uid + i`.
+        private /tmp and the hidden homes, so they show through both; `ro_mounts` bind a host
+        path read-only at another place under /tmp (libraries the programs import). Slot `i`
+        runs as uid `base_uid + i`.
         """
         if slots < 1:
             raise ValueError(f"sandbox needs at least one slot, not {slots}")
@@ -242,6 +244,7 @@ class Sandbox:
         self._layout = Layout(
             python=python,
             ro_binds=tuple(str(Path(path).absolute()) for path in ro_binds),
+            ro_mounts=tuple((str(Path(source).absolute()), target) for source, target in ro_mounts),
             hidden=_hidden_dirs(),
             tmp_bytes=self.limits.tmp_bytes,
         )
