@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     ranking.add_argument("--no-generated", action="store_true", help="ignore generated tests")
     ranking.add_argument("--quiet", action="store_true", help="no progress line")
 
+    from lsp_server.tests_command import add_parser as add_tests_parser
+
+    add_tests_parser(sub)
+
     model = sub.add_parser("model", help="manage models")
     model_sub = model.add_subparsers(dest="model_command", required=True)
     pull_parser = model_sub.add_parser("pull", help="obtain and cache a model")
@@ -90,6 +94,10 @@ def main(argv: list[str] | None = None) -> None:
             from lsp_server.rank_command import rank_file
 
             sys.exit(rank_file(args))
+        elif args.command == "tests":
+            from lsp_server.tests_command import run as run_tests
+
+            sys.exit(run_tests(args, project_root(Path(args.target.partition("::")[0]))))
         else:
             spec = parse_spec(args.spec) if args.spec else resolve_default_spec()
             print(pull(spec, progress=say))
@@ -146,6 +154,9 @@ def complete(args: argparse.Namespace) -> int:
         result = pipeline.complete(request, threading.Event())
     finally:
         close_validators(validators)
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
     if args.json:
         print(json.dumps(result_to_json(result)))
     else:

@@ -40,6 +40,20 @@ class RuntimeSettings:
 
 
 @attrs.frozen
+class TestGenerationSettings:
+    """How "Generate unit tests" asks the model (it uses `model`, the larger one)."""
+
+    samples: int = attrs.field(default=4, validator=attrs.validators.in_(range(1, 17)))
+    """Answers sampled per round."""
+    rounds: int = attrs.field(default=3, validator=attrs.validators.in_(range(1, 11)))
+    """Rounds at most; later rounds ask for what is still not covered."""
+    max_new_tokens: int = attrs.field(default=768, validator=attrs.validators.in_(range(64, 4097)))
+    """Upper bound on the tokens of one answer."""
+    temperature: float = attrs.field(default=0.7, validator=attrs.validators.ge(0.0))
+    """Sampling temperature of the answers (0: the first one greedy)."""
+
+
+@attrs.frozen
 class Settings:
     """What a client can configure (`initializationOptions`, `didChangeConfiguration`)."""
 
@@ -72,6 +86,8 @@ class Settings:
     requests decoded alone; only where it measures faster)."""
     runtime: RuntimeSettings = RuntimeSettings()
     """Engine settings: compilation, slots, prefix cache, speculation length."""
+    test_generation: TestGenerationSettings = TestGenerationSettings()
+    """"Generate unit tests": samples, rounds, answer length, temperature."""
 
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
@@ -114,7 +130,7 @@ def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings,
             continue
         candidate = dict(merged)
         value = data[field.name]
-        if field.name in ("validators", "runtime") and isinstance(value, dict):
+        if field.name in ("validators", "runtime", "test_generation") and isinstance(value, dict):
             value = {**merged[field.name], **value}
         candidate[field.name] = value
         try:

@@ -8,8 +8,11 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.workspace import TextDocument
 
+from codegen.positions import position_at
+from codegen.testgen import Coverage, TestGenResult
 from codegen.types import Candidate, CompletionRequest, Trigger
 from lsp_server.config import Settings
+from prompts.testgen import uncovered_summary
 
 
 def from_lsp_position(document: TextDocument, position: types.Position) -> int:
@@ -61,6 +64,9 @@ def to_lsp_range(document: TextDocument, candidate: Candidate, offset: int) -> t
     """The single-line range a candidate replaces."""
     return types.Range(to_lsp_position(document, offset), to_lsp_position(document, candidate.end))
 
+
+GENERATE_TESTS = "vetted.generateTests"
+"""Generates unit tests for the function at a position (`features/test_generation.py`)."""
 
 ACCEPTED_COMMAND = "vetted.accepted"
 """Runs after the client inserts an item; its arguments carry the item's verdicts."""
@@ -137,3 +143,51 @@ def to_lsp_completion_item(
         insert_text_format=types.InsertTextFormat.PlainText,
         text_edit=types.TextEdit(range=edit_range, new_text=new_text),
     )
+
+
+def test_generation_edit(uri: str, text: str, result: TestGenResult) -> types.WorkspaceEdit:
+    """The edit that writes generated tests: append to the test file, or create it."""
+    additions = result.new_text
+    if result.test_file.exists:
+        line, character = position_at(text, len(text))
+        end = types.Position(line=line, character=character)
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+            edits=[types.TextEdit(range=types.Range(end, end), new_text=additions)],
+        )])
+    start = types.Position(line=0, character=0)
+    return types.WorkspaceEdit(document_changes=[
+        types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True)),
+        types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+            edits=[types.TextEdit(range=types.Range(start, start), new_text=additions)],
+        ),
+    ])
+
+
+def test_report(result: TestGenResult) -> dict[str, Any]:
+    """What test generation did, as the command returns it (camelCase)."""
+
+    def coverage(value: Coverage) -> dict[str, Any]:
+        return {"lines": value.lines, "linesTotal": value.lines_total,
+                "branches": value.branches, "branchesTotal": value.branches_total,
+                "percent": round(value.percent, 1)}
+
+    return {
+        "function": result.function,
+        "testFile": result.test_file.path,
+        "created": not result.test_file.exists,
+        "delivered": [
+            {"name": t.name, "covers": uncovered_summary(t.new_lines, t.new_branches),
+             "source": t.source}
+            for t in result.delivered
+        ],
+        "coverageBefore": coverage(result.before),
+        "coverageAfter": coverage(result.after),
+        "stillUncovered": uncovered_summary(result.uncovered_lines, result.uncovered_branches),
+        "bugs": [{"test": b.test, "example": b.example, "error": b.error, "source": b.source}
+                 for b in result.bugs],
+        "failingExamples": list(result.failing_examples),
+        "rejected": [{"name": r.name, "reason": r.reason} for r in result.rejected],
+        "rounds": result.rounds,
+    }

@@ -80,11 +80,13 @@ def default_features() -> list[tuple[str, Feature]]:
     """The features of a full server, in registration order."""
     from lsp_server.features import (
         accept,
+        code_action,
         completion,
         documents,
         inline_completion,
         lifecycle,
         status,
+        test_generation,
     )
 
     return [
@@ -94,6 +96,8 @@ def default_features() -> list[tuple[str, Feature]]:
         ("completion", completion.register),
         ("status", status.register),
         ("accept", accept.register),
+        ("code_action", code_action.register),
+        ("test_generation", test_generation.register),
     ]
 
 

@@ -1,0 +1,229 @@
+"""Where generated tests go and how they import the code: the project's own conventions.
+
+For a module ``pkg/util.py`` of a workspace, the test file is the one the project already
+has for it (``test_util.py`` or ``util_test.py`` anywhere in the workspace, preferring one
+that imports the module), else a new ``test_util.py`` in the project's test folder
+(``tests/`` or ``test/``, mirroring the package folders when the existing tests do), else
+beside the module. The import line follows an existing test of the module when there is
+one (``from pkg.util import f``, ``from util import f``, ``import pkg.util as u``), else the
+module's dotted path from the workspace root (a ``src/`` layout's ``src`` left out).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+TEST_DIRS = ("tests", "test")
+
+
+@dataclass(frozen=True)
+class TestFile:
+    """The chosen test file and how its tests reach the function."""
+
+    __test__ = False  # not a pytest test class
+
+    path: str
+    """Path relative to the workspace root."""
+    exists: bool
+    text: str
+    """Its current text ("" for a new file)."""
+    import_line: str
+    """The statement that makes `reference` usable in a test."""
+    reference: str
+    """How a test names the function: `clamp`, `util.clamp`, `Stack` (for `Stack.push`)."""
+
+
+def module_name(path: str) -> str:
+    """Dotted import name of a workspace-relative module path (``src/`` layouts handled)."""
+    parts = list(PurePosixPath(path).with_suffix("").parts)
+    if parts and parts[0] == "src" and len(parts) > 1:
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def choose_test_file(
+    module_path: str, qualname: str, files: Mapping[str, str], directories: frozenset[str]
+) -> TestFile:
+    """Pick the test file for `qualname` of `module_path` among the workspace `files`.
+
+    `files` maps relative paths of the workspace's test files to their text; `directories`
+    holds the workspace's top-level folder names.
+    """
+    stem = PurePosixPath(module_path).stem
+    dotted = module_name(module_path)
+    top = qualname.split(".", 1)[0]
+    names = {f"test_{stem}.py", f"{stem}_test.py"}
+    matches = sorted(p for p in files if PurePosixPath(p).name in names)
+    importing = [p for p in matches if _imports_module(files[p], dotted, stem)]
+    chosen = importing[0] if importing else matches[0] if matches else None
+    style = next((p for p in sorted(files) if _imports_module(files[p], dotted, stem)), None)
+    import_line, reference = _import_for(files[style] if style else "", dotted, stem, top)
+    if chosen is not None:
+        return TestFile(chosen, True, files[chosen], import_line, reference)
+    return TestFile(_new_path(module_path, files, directories), False, "", import_line, reference)
+
+
+def _new_path(module_path: str, files: Mapping[str, str], directories: frozenset[str]) -> str:
+    module = PurePosixPath(module_path)
+    name = f"test_{module.stem}.py"
+    folder = next((d for d in TEST_DIRS if d in directories), None)
+    if folder is None:
+        return str(module.with_name(name))
+    package = [p for p in module.parent.parts if p != "src"]
+    mirrored = PurePosixPath(folder, *package)
+    if package and any(PurePosixPath(p).parent == mirrored for p in files):
+        return str(mirrored / name)
+    return str(PurePosixPath(folder) / name)
+
+
+def _imports_module(text: str, dotted: str, stem: str) -> bool:
+    return any(_matches(module, dotted, stem) for module, _ in _imports(text))
+
+
+def _matches(module: str, dotted: str, stem: str) -> bool:
+    return module == dotted or module == stem or (bool(dotted) and module.endswith("." + stem)
+                                                  and dotted.endswith(module))
+
+
+def _imports(text: str) -> list[tuple[str, ast.stmt]]:
+    """(module, statement) of each top-level import of a test file's text."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    found: list[tuple[str, ast.stmt]] = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.module, node))
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, node) for alias in node.names]
+    return found
+
+
+def _import_for(text: str, dotted: str, stem: str, top: str) -> tuple[str, str]:
+    """The import line and the reference to `top`, in the style of an existing test."""
+    for module, node in _imports(text):
+        if not _matches(module, dotted, stem):
+            continue
+        if isinstance(node, ast.ImportFrom):
+            return f"from {module} import {top}", top
+        assert isinstance(node, ast.Import)
+        alias = next(a for a in node.names if a.name == module)
+        if alias.asname:
+            return f"import {module} as {alias.asname}", f"{alias.asname}.{top}"
+        return f"import {module}", f"{module}.{top}"
+    return f"from {dotted} import {top}", top
+
+
+_TEST_NAME = re.compile(r"^(?:async\s+)?def\s+(test_\w+)", re.MULTILINE)
+
+
+def existing_test_names(text: str) -> set[str]:
+    """Names of the test functions a file already defines."""
+    return set(_TEST_NAME.findall(text))
+
+
+MAX_IMPORTED_FILES = 200
+"""Most workspace modules copied into the sandbox for one module's imports."""
+MAX_IMPORTED_BYTES = 4 * 1024 * 1024
+
+
+def workspace_imports(root: str, module_path: str, text: str) -> dict[str, str]:
+    """The workspace modules `text` imports, directly or not, at their import paths.
+
+    Also the ``__init__.py`` of every package on the way, the module's own included; a
+    ``src/`` layout's modules are found under ``src``. Bounded in count and size.
+    """
+    if not root:
+        return {}
+    bases = [Path(root), Path(root) / "src"]
+    found: dict[str, str] = {}
+    name = module_name(module_path)
+    queue = [(name, text, _is_package(module_path))]
+    seen = {name}
+    size = 0
+    while queue and len(found) < MAX_IMPORTED_FILES and size < MAX_IMPORTED_BYTES:
+        current, source, is_package = queue.pop(0)
+        packages = _prefixes(current)[:-1]
+        if is_package:
+            packages.append(current)
+        for package in packages:
+            for relative, content in _read_module(bases, package, package=True):
+                if relative not in found:
+                    found[relative] = content
+                    size += len(content)
+                    if package not in seen:
+                        seen.add(package)
+                        queue.append((package, content, True))
+        for imported in _imported_names(source, current, is_package):
+            for candidate in (imported, imported.rsplit(".", 1)[0]):
+                if not candidate or candidate in seen:
+                    continue
+                seen.add(candidate)
+                for relative, content in _read_module(bases, candidate, package=False):
+                    if relative not in found:
+                        found[relative] = content
+                        size += len(content)
+                        queue.append((candidate, content, relative.endswith("__init__.py")))
+    found.pop(name.replace(".", "/") + ".py", None)  # the module itself comes from the editor
+    return found
+
+
+def _is_package(path: str) -> bool:
+    return PurePosixPath(path).name == "__init__.py"
+
+
+def _prefixes(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _imported_names(source: str, current: str, is_package: bool) -> list[str]:
+    """Absolute names of what `source` (module `current`) imports, `from a import b` as a.b."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    package = current if is_package else current.rpartition(".")[0]
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                anchor = parts[: len(parts) - node.level + 1] if node.level > 1 else parts
+                base = ".".join([*anchor, base] if base else anchor)
+            names += [f"{base}.{alias.name}" if base else alias.name for alias in node.names]
+    return names
+
+
+def _read_module(bases: list[Path], dotted: str, *, package: bool) -> list[tuple[str, str]]:
+    """(import path, text) of the module or package `dotted`, found under the first base."""
+    relative = PurePosixPath(*dotted.split("."))
+    choices = [relative / "__init__.py"] if package else [relative.with_suffix(".py"),
+                                                          relative / "__init__.py"]
+    for base in bases:
+        for choice in choices:
+            path = base / choice
+            try:
+                if path.is_file() and path.stat().st_size <= MAX_IMPORTED_BYTES:
+                    return [(str(choice), path.read_text(encoding="utf-8"))]
+            except (OSError, UnicodeDecodeError):
+                continue
+    return []
+
+
+def top_directories(root: str) -> frozenset[str]:
+    """Names of the workspace's top-level folders."""
+    try:
+        return frozenset(entry.name for entry in Path(root).iterdir() if entry.is_dir())
+    except OSError:
+        return frozenset()
