@@ -31,13 +31,10 @@ def _on_alarm(signum: int, frame: object) -> None:
     raise _Timeout
 
 
-def _measure(job: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
+def _measure(job: dict[str, Any], test: dict[str, Any], cov: Any) -> dict[str, Any]:
     """Run one test under coverage in this (child) process; return what happened."""
-    import coverage
-
     random.seed(os.urandom(16))
     module_file = os.path.abspath(job["module_file"])
-    cov = coverage.Coverage(branch=True, data_file=None, include=[module_file])
     result: dict[str, Any] = {"index": test["index"], "passed": False, "error": ""}
     cov.start()
     try:
@@ -69,9 +66,9 @@ def _assert_line(exc: BaseException) -> str:
     return (frames[-1].line or "assert failed") if frames else "assert failed"
 
 
-def _run_child(job: dict[str, Any], test: dict[str, Any], write_fd: int) -> None:
+def _run_child(job: dict[str, Any], test: dict[str, Any], cov: Any, write_fd: int) -> None:
     try:
-        result = _measure(job, test)
+        result = _measure(job, test, cov)
     except BaseException as exc:  # noqa: BLE001 - report, never crash the parent
         result = {"index": test["index"], "passed": False, "error": f"runner: {exc!r}"[:500]}
     with os.fdopen(write_fd, "w") as out:
@@ -79,13 +76,13 @@ def _run_child(job: dict[str, Any], test: dict[str, Any], write_fd: int) -> None
     os._exit(0)
 
 
-def run_one(job: dict[str, Any], test: dict[str, Any]) -> dict[str, Any]:
+def run_one(job: dict[str, Any], test: dict[str, Any], cov: Any) -> dict[str, Any]:
     """Fork a child for one test and collect its report (a crash or kill is a failure)."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
-        _run_child(job, test, write_fd)
+        _run_child(job, test, cov, write_fd)
     os.close(write_fd)
     with os.fdopen(read_fd) as reader:
         text = reader.read()
@@ -107,9 +104,14 @@ def main(argv: list[str]) -> int:
         sys.path.insert(0, path)
     sys.path.insert(0, os.getcwd())
     sys.dont_write_bytecode = True
+    # Imported and set up once here: every child inherits it through fork, not started.
+    import coverage
+
+    module_file = os.path.abspath(job["module_file"])
+    cov = coverage.Coverage(branch=True, data_file=None, include=[module_file])
     for run in range(int(job["runs"])):
         for test in job["tests"]:
-            report = run_one(job, test)
+            report = run_one(job, test, cov)
             report["run"] = run
             print(json.dumps(report), flush=True)
     return 0
