@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from codegen.ranking import merge_identical, rank, syntax_ok
 from codegen.sequences import Timing
 from codegen.types import Candidate, CompletionRequest, CompletionResult, Generation, Timings
 from codegen.typethrough import Continuation, Entry, TypeThrough
+from prompts.secrets import without_secrets
 from prompts.templates import FimTemplate, Prompt, PromptFile
 from validators import DEFAULT_VALIDATORS, Splice, Validator, Verdict
 from validators.base import check_all
@@ -37,7 +39,8 @@ class Pipeline:
         """Render the FIM prompt, or None for backends that take no prompt."""
         if self.backend.tokenizer is None:
             return None
-        files = [PromptFile(f.path, f.text) for f in request.context_files]
+        # Other files may hold keys and passwords: those lines never reach a prompt.
+        files = [PromptFile(f.path, without_secrets(f.text)[0]) for f in request.context_files]
         return self.template.render(
             self.backend.tokenizer,
             request.prefix,
@@ -61,6 +64,7 @@ class Pipeline:
             request.offset,
             single_line=is_single_line(request.text, request.offset),
             indent_unit=detect_indent_unit(request.text),
+            blocked=compiled(request.blocked_output),
         )
         prime(self.validators, request)
         memory = self.typethrough if self.backend.tokenizer is not None else None
@@ -138,7 +142,8 @@ class Pipeline:
                 reused_tokens=model_timing[0].reused_tokens,
                 generated_tokens=model_timing[0].generated_tokens,
             )
-        return CompletionResult(request, tuple(shown), tuple(discarded), timings)
+        return CompletionResult(request, tuple(shown), tuple(discarded), timings,
+                                raw=tuple(g.text for g in generations))
 
     def _generate(
         self,
@@ -215,6 +220,12 @@ class Pipeline:
         return answered + resumed, "resumed" if resumed else "type-through"
 
 
+@functools.lru_cache(maxsize=32)
+def compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The block list's patterns, compiled once (invalid ones were refused by the settings)."""
+    return tuple(re.compile(pattern) for pattern in patterns)
+
+
 def prime(validators: Sequence[Validator], request: CompletionRequest) -> None:
     """Let validators that keep state warm up on the document while the model generates."""
     document = Splice(request.text, request.offset, request.offset, "", request.path, request.root)
@@ -280,7 +291,8 @@ def validate(
     verdict is attached to its candidate.
     """
     splices = [
-        Splice(request.text, request.offset, c.end, c.insert, request.path, request.root)
+        Splice(request.text, request.offset, c.end, c.insert, request.path, request.root,
+               request.tests)
         for c in candidates
     ]
     verdicts: list[list[Verdict]] = [[] for _ in candidates]

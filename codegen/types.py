@@ -61,6 +61,10 @@ class CompletionRequest:
     temperature: float = 0.0
     """0 means greedy for the first candidate; later ones are sampled at `sample_temperature`."""
     trigger: Trigger = "automatic"
+    tests: tuple[str, ...] = ()
+    """Assert statements that come with the request (batch): run like the workspace's tests."""
+    blocked_output: tuple[str, ...] = ()
+    """Regular expressions: a suggestion matching one is never shown."""
 
     def __post_init__(self) -> None:
         """Reject requests the pipeline cannot answer."""
@@ -153,3 +157,5 @@ class CompletionResult:
     """Candidates a filter emptied or a validator rejected, with their verdicts."""
     timings: Timings = Timings()
     cancelled: bool = False
+    raw: tuple[str, ...] = ()
+    """The model's texts before post-processing, in the order it generated them."""

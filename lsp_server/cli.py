@@ -1,4 +1,4 @@
-"""The `vetted` command line: serve, complete, model pull."""
+"""The `vetted` command line: serve, complete, tests, batch, eval, rank, model pull."""
 
 from __future__ import annotations
 
@@ -61,9 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     ranking.add_argument("--no-generated", action="store_true", help="ignore generated tests")
     ranking.add_argument("--quiet", action="store_true", help="no progress line")
 
+    from lsp_server.batch_command import add_parsers as add_batch_parsers
     from lsp_server.tests_command import add_parser as add_tests_parser
 
     add_tests_parser(sub)
+    add_batch_parsers(sub)
 
     model = sub.add_parser("model", help="manage models")
     model_sub = model.add_subparsers(dest="model_command", required=True)
@@ -94,6 +96,12 @@ def main(argv: list[str] | None = None) -> None:
             from lsp_server.rank_command import rank_file
 
             sys.exit(rank_file(args))
+        elif args.command in ("batch", "eval"):
+            from lsp_server import batch_command
+
+            run = batch_command.run_batch_command if args.command == "batch" else (
+                batch_command.run_eval_command)
+            sys.exit(run(args))
         elif args.command == "tests":
             from lsp_server.tests_command import run as run_tests
 

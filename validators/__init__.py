@@ -12,15 +12,19 @@ VALIDATOR_NAMES = ("syntax", "mypy", "tests")
 """Every validator, in the order they run: parse, type-check, run the embedded tests."""
 
 
-def create_validators() -> tuple[Validator, ...]:
+def create_validators(*, patient: bool = False) -> tuple[Validator, ...]:
     """Build the full ordered list: syntax, mypy (a warm daemon), embedded tests (sandboxed).
 
-    The last two hold processes: pass the list to `close_validators` when done.
+    The last two hold processes: pass the list to `close_validators` when done. `patient`
+    (batch runs) lets mypy take the time it needs instead of passing a candidate unchecked
+    when its daemon is still starting, so every request gets the same verdicts.
     """
     from validators.embedded import EmbeddedTestsValidator
-    from validators.typecheck import MypyValidator
+    from validators.typecheck import MypyValidator, TypecheckSettings
 
-    return (SyntaxValidator(), MypyValidator(), EmbeddedTestsValidator())
+    settings = TypecheckSettings(budget_seconds=120.0, wait_while_starting=True)
+    typecheck = MypyValidator(settings) if patient else MypyValidator()
+    return (SyntaxValidator(), typecheck, EmbeddedTestsValidator())
 
 
 def close_validators(validators: tuple[Validator, ...]) -> None:

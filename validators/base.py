@@ -18,6 +18,8 @@ class Splice:
     path: str = "untitled.py"
     root: str = ""
     """Workspace root directory the document belongs to; empty when unknown."""
+    tests: tuple[str, ...] = ()
+    """Assert statements that come with the request (a batch record's `tests`)."""
 
     @property
     def result(self) -> str:

@@ -29,6 +29,8 @@ _SKIP_DIRS = frozenset(
     {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "site-packages",
      "build", "dist", ".tox", ".nox", ".mypy_cache", ".pytest_cache"}
 )
+REQUEST_TESTS = "test_request.py"
+"""Name under which a request's own asserts join the workspace's test files."""
 MAX_TEST_FILES = 200
 """Most workspace test files read for one request."""
 MAX_TEST_FILE_BYTES = 256 * 1024
@@ -105,6 +107,8 @@ class EmbeddedTestsValidator:
         """Run every candidate's program, then the checks, in one sandbox job."""
         first = splices[0]
         files = self.test_files.read(first.root)
+        if first.tests:
+            files = {**files, REQUEST_TESTS: "\n".join(first.tests) + "\n"}
         context = function_context(first.document, first.start, files, path=first.path)
         if context is None:
             return self._not_run(splices, "no function around the cursor")

@@ -57,6 +57,9 @@ class TypecheckSettings:
     """Start, request and idle timeouts of the daemons."""
     errors_shown: int = 3
     """Most errors listed in a failing verdict's detail."""
+    wait_while_starting: bool = False
+    """Queue checks behind a starting daemon (within the budget) instead of passing them
+    unchecked: for batch runs, where every request should get the same verdicts."""
 
 
 def skipped(name: str, why: str) -> Verdict:
@@ -115,7 +118,7 @@ class MypyValidator:
         """Return a failing verdict when the candidate adds type errors to its document."""
         try:
             workspace = self._workspace(splice)
-            if workspace.warming:
+            if workspace.warming and not self.settings.wait_while_starting:
                 # Waiting would cost every candidate the whole budget until the graph is built.
                 return skipped(self.name, "mypy is starting (building the import graph)")
             future = workspace.submit(splice)
