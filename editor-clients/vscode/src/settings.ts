@@ -1,0 +1,68 @@
+// Settings: VS Code's `vetted.*` configuration to the server's settings tree. Pure: no
+// `vscode` import, so the mapping is tested on its own.
+
+/** Reads one setting (`vscode.WorkspaceConfiguration.get` of the `vetted` section). */
+export type Read = (key: string) => unknown;
+
+/**
+ * The server's settings, camelCase as on the wire, mirroring lsp_server/config.py one to one
+ * (tests/unit/lsp_server/test_vscode_settings.py checks package.json against it).
+ */
+export const SERVER_SETTINGS = [
+  "model",
+  "device",
+  "dtype",
+  "maxNewTokens",
+  "maxPromptTokens",
+  "alternatives",
+  "temperature",
+  "trigger",
+  "validators.syntax",
+  "validators.mypy",
+  "validators.tests",
+  "automaticModel",
+  "speculative",
+  "runtime.compile",
+  "runtime.slots",
+  "runtime.prefixCacheMb",
+  "runtime.speculateTokens",
+  "testGeneration.samples",
+  "testGeneration.rounds",
+  "testGeneration.maxNewTokens",
+  "testGeneration.temperature",
+  "testGeneration.python",
+  "remote.apiKey",
+  "remote.timeoutSeconds",
+  "remote.retries",
+  "blockedOutput",
+] as const;
+
+export type Settings = { [key: string]: unknown };
+
+/** The settings sent as `initializationOptions` and with `workspace/didChangeConfiguration`. */
+export function serverSettings(read: Read): Settings {
+  const settings: Settings = {};
+  for (const key of SERVER_SETTINGS) {
+    const value = read(key);
+    if (value === undefined || value === null) {
+      continue;
+    }
+    const parts = key.split(".");
+    let node = settings;
+    for (const part of parts.slice(0, -1)) {
+      node = (node[part] ??= {}) as Settings;
+    }
+    node[parts[parts.length - 1]] = value;
+  }
+  return settings;
+}
+
+/** How to start the server: `vetted.server.path` (default `vetted`), `serve`, extra args. */
+export function serverCommand(read: Read): { command: string; args: string[] } {
+  const path = read("server.path");
+  const extra = read("server.args");
+  return {
+    command: typeof path === "string" && path !== "" ? path : "vetted",
+    args: ["serve", ...(Array.isArray(extra) ? extra.map(String) : [])],
+  };
+}

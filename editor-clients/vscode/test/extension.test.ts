@@ -1,0 +1,110 @@
+// The compiled extension and the real vscode-languageclient against the real server
+// (`vetted serve` from the repository's .venv, a replay model), with `vscode` mocked.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+import { MockTextDocument } from "jest-mock-vscode/dist/vscode/TextDocument";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { installVSCodeMock } from "./vscode-mock";
+
+const fake = installVSCodeMock();
+const vscode = fake.vscode;
+const load = createRequire(__filename);
+const REPO = resolve(__dirname, "..", "..", "..");
+const VETTED = join(REPO, ".venv", "bin", "vetted");
+
+const work = mkdtempSync(join(tmpdir(), "vetted-vscode-"));
+const replay = join(work, "replay.jsonl");
+writeFileSync(replay, [
+  JSON.stringify({ text: "return a + b", logprob: -0.1 }),
+  JSON.stringify({ text: "return b + a", logprob: -0.9 }),
+].join("\n") + "\n");
+const source = join(work, "add.py");
+writeFileSync(source, "def add(a, b):\n    \n");
+
+let extension: any;
+let controller: any;
+let document: any;
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}`);
+    }
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+async function suggest(): Promise<string[]> {
+  const [provider] = fake.inlineProviders;
+  const token = new vscode.CancellationTokenSource().token;
+  const found = await provider.provideInlineCompletionItems(
+    document, new vscode.Position(1, 4), { triggerKind: 0, selectedCompletionInfo: undefined },
+    token,
+  );
+  const items = Array.isArray(found) ? found : found?.items ?? [];
+  return items.map((item: any) => String(item.insertText?.value ?? item.insertText));
+}
+
+describe("the extension against the real server", () => {
+  beforeAll(async () => {
+    fake.settings.set("server.path", VETTED);
+    fake.settings.set("server.args", ["-v", "--log-file", join(work, "server.log")]);
+    fake.settings.set("model", `replay:${replay}`);
+    fake.settings.set("validators.mypy", false);
+    document = MockTextDocument.create(vscode.Uri.file(source), "def add(a, b):\n    \n",
+                                       "python");
+    vscode.workspace.textDocuments = [document];
+    extension = load(join(__dirname, "..", "out", "src", "extension.js"));
+    controller = await extension.activate({ subscriptions: [] });
+    await until(() => controller.state.server === "ready" || controller.state.server === "failed",
+                "the model");
+    expect(controller.state, JSON.stringify(fake.messages)).toMatchObject({ server: "ready" });
+  });
+
+  afterAll(async () => {
+    await extension?.deactivate();
+  });
+
+  it("activates: status bar, commands, the inline provider", () => {
+    expect(fake.statusItems[0].text).toBe("$(check) vetted");
+    for (const id of ["vetted.toggle", "vetted.showAlternatives", "vetted.generateTestsAtCursor",
+                      "vetted.showLog"]) {
+      expect(fake.commands.has(id), id).toBe(true);
+    }
+    expect(fake.inlineProviders).toHaveLength(1);
+  });
+
+  it("returns the server's vetted items, best first, and shows the latency", async () => {
+    expect(await suggest()).toEqual(["return a + b", "return b + a"]);
+    expect(fake.statusItems[0].text).toMatch(/^\$\(check\) vetted \d+ ms$/);
+  });
+
+  it("runs a server command through the client (the accepted item's command)", async () => {
+    // The languageclient registers the server's commands; running one is a round trip.
+    expect(fake.commands.has("vetted.accepted")).toBe(true);
+    await vscode.commands.executeCommand("vetted.accepted", { verdicts: {} });
+    const status: any = await controller.client.sendRequest("vetted/status", {});
+    expect(status.accepted).toBe(1);
+  });
+
+  it("toggles suggestions off and on from the command", async () => {
+    expect(await vscode.commands.executeCommand("vetted.toggle")).toBe(false);
+    expect(await suggest()).toEqual([]);
+    expect(fake.statusItems[0].text).toBe("$(circle-slash) vetted");
+    expect(await vscode.commands.executeCommand("vetted.toggle")).toBe(true);
+    expect(await suggest()).toEqual(["return a + b", "return b + a"]);
+  });
+
+  it("deactivates cleanly: the server is shut down", async () => {
+    const client = controller.client;
+    await extension.deactivate();
+    extension = undefined;
+    expect(client.isRunning()).toBe(false);
+    expect(controller.state.server).toBe("stopped");
+  });
+});
