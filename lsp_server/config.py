@@ -24,6 +24,14 @@ class ValidatorSettings:
     """Run the function's docstring examples and workspace tests in a sandbox."""
 
 
+def _regexes(instance: object, attribute: object, value: tuple[str, ...]) -> None:
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+
+
 @attrs.frozen
 class RuntimeSettings:
     """How the local model runs (changing any of these reloads it)."""
@@ -51,6 +59,21 @@ class TestGenerationSettings:
     """Upper bound on the tokens of one answer."""
     temperature: float = attrs.field(default=0.7, validator=attrs.validators.ge(0.0))
     """Sampling temperature of the answers (0: the first one greedy)."""
+    python: str = ""
+    """Interpreter the tests run with, so they can import the project's dependencies: the
+    project's virtualenv's `bin/python`; empty = the system `python3` (standard library)."""
+
+
+@attrs.frozen
+class RemoteSettings:
+    """How an ``openai:URL`` model (an OpenAI-compatible server such as vLLM) is reached."""
+
+    api_key: str = ""
+    """Sent as ``Authorization: Bearer <key>``; empty sends none."""
+    timeout_seconds: float = attrs.field(default=30.0, validator=attrs.validators.gt(0.0))
+    """Connect and read timeout of one request."""
+    retries: int = attrs.field(default=2, validator=attrs.validators.in_(range(0, 11)))
+    """Further attempts after a refused connection, a timeout or a server error."""
 
 
 @attrs.frozen
@@ -88,6 +111,11 @@ class Settings:
     """Engine settings: compilation, slots, prefix cache, speculation length."""
     test_generation: TestGenerationSettings = TestGenerationSettings()
     """"Generate unit tests": samples, rounds, answer length, temperature."""
+    remote: RemoteSettings = RemoteSettings()
+    """For ``openai:URL`` models: authentication, timeout, retries."""
+    blocked_output: tuple[str, ...] = attrs.field(default=(), validator=_regexes)
+    """Regular expressions (Python syntax): a suggestion matching one is never shown.
+    Detected secrets (keys, tokens, password literals) are always blocked."""
 
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
@@ -130,7 +158,8 @@ def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings,
             continue
         candidate = dict(merged)
         value = data[field.name]
-        if field.name in ("validators", "runtime", "test_generation") and isinstance(value, dict):
+        nested = ("validators", "runtime", "test_generation", "remote")
+        if field.name in nested and isinstance(value, dict):
             value = {**merged[field.name], **value}
         candidate[field.name] = value
         try:

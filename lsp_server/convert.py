@@ -57,6 +57,7 @@ def from_lsp_request(
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
         trigger=trigger,
+        blocked_output=settings.blocked_output,
     )
 
 

@@ -2,6 +2,7 @@
 
 from codegen.postprocess.base import Filter, FilterContext
 from codegen.postprocess.block_end import cut_at_block_end
+from codegen.postprocess.blocked import drop_blocked
 from codegen.postprocess.empty import drop_empty
 from codegen.postprocess.fences import strip_markdown
 from codegen.postprocess.indentation import normalize_indentation
@@ -15,7 +16,9 @@ DEFAULT_FILTERS: tuple[Filter, ...] = (
     cut_at_block_end,
     normalize_indentation,
     drop_empty,
+    drop_blocked,
 )
-"""The ordered list every candidate goes through: unwrap, de-duplicate, scope, tidy."""
+"""The ordered list every candidate goes through: unwrap, de-duplicate, scope, tidy, and
+nothing secret or blocked."""
 
 __all__ = ["DEFAULT_FILTERS", "Filter", "FilterContext"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,6 +22,8 @@ class FilterContext:
     """True when the completion must stay on the cursor's line (mid-line cursor)."""
     indent_unit: str = "    "
     """The file's indentation step ("    ", "  " or "\\t")."""
+    blocked: tuple[re.Pattern[str], ...] = ()
+    """The user's block list: suggestions matching one are never shown."""
 
     @cached_property
     def prefix(self) -> str:
