@@ -14,6 +14,7 @@ from codegen.engine import Engine
 from codegen.forward import UnsupportedModel
 from codegen.generate import OnText, SamplingParams, generate
 from codegen.model import ModelError, ModelSpec, pull
+from codegen.remote import RemoteBackend, RemoteOptions
 from codegen.sequences import Timing
 from codegen.stopping import (
     SkipTyped,
@@ -353,6 +354,7 @@ def load_backend(
     progress: Callable[[str], None] | None = None,
     runtime: RuntimeOptions = RuntimeOptions(),
     draft: Backend | None = None,
+    remote: RemoteOptions | None = None,
 ) -> Backend:
     """Obtain and load a model; raise `ModelError` with a clear message on any failure.
 
@@ -363,6 +365,8 @@ def load_backend(
     source = pull(spec, cache_dir, report)
     if spec.kind == "replay":
         return ReplayBackend(Path(source))
+    if spec.kind == "openai":
+        return _remote(spec, Path(source), remote or RemoteOptions())
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -391,3 +395,13 @@ def load_backend(
             logger.warning("draft model on %s, not %s: no speculation", draft.model.device, target)
     description = f"{spec} on {target}"
     return TorchBackend(model, tokenizer, description, runtime, draft_model)
+
+
+def _remote(spec: ModelSpec, tokenizer_dir: Path, options: RemoteOptions) -> Backend:
+    """A backend for ``openai:URL[#model]``, with the real Qwen tokenizer for its prompts."""
+    from tokenizers import Tokenizer
+
+    url, _, model = spec.value.partition("#")
+    tokenizer = HFTokenizer(Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")))
+    check_special_tokens(tokenizer)
+    return RemoteBackend(url, model, tokenizer, options)

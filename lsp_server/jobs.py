@@ -12,6 +12,7 @@ import attrs
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
+from codegen.model import ModelError
 from codegen.service import enabled_validators
 from codegen.types import CompletionResult, ContextFile, Trigger
 from lsp_server.convert import from_lsp_request
@@ -89,6 +90,10 @@ async def complete_at(
         cancel.set()
         logger.info("request at %s:%s cancelled", uri, position.line)
         raise
+    except ModelError as exc:  # the model failed this request (an endpoint down, say)
+        logger.error("generation failed: %s", exc)
+        ls.notify_once(f"vetted: no suggestion: {exc}")
+        return None
     if result is None:
         return None
     logger.info(

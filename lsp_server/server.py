@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -59,6 +60,7 @@ class CompletionServer(LanguageServer):
         self.position_encoding: str = "utf-16"
         self.accepted = 0
         """Suggestions the client reported inserted (`vetted.accepted`)."""
+        self._notified: dict[str, float] = {}
         self.recent_documents: dict[str, None] = {}
         """URIs of open documents, least recently opened or edited first."""
 
@@ -70,6 +72,13 @@ class CompletionServer(LanguageServer):
     def notify_user(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """Show a message in the editor (`window/showMessage`)."""
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def notify_once(self, message: str, every_seconds: float = 300.0) -> None:
+        """Show an error, but the same one at most once every `every_seconds`."""
+        now = time.monotonic()
+        if now - self._notified.get(message, -every_seconds) >= every_seconds:
+            self._notified[message] = now
+            self.notify_user(message)
 
 
 Feature = Callable[[CompletionServer], None]

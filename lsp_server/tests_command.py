@@ -22,7 +22,7 @@ from codegen.testfile import top_directories, workspace_imports
 from codegen.testgen import TestGenerationError, TestGenRequest, TestGenResult, generate_tests
 from lsp_server.convert import test_report
 from validators.embedded import WorkspaceTestFiles
-from validators.testrun import sandbox_for
+from validators.testrun import SandboxUnavailable, sandbox_for
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     tests.add_argument("--samples", type=int, default=4, help="answers per round")
     tests.add_argument("--rounds", type=int, default=3)
     tests.add_argument("--max-new-tokens", type=int, default=768)
+    tests.add_argument("--python", default="",
+                       help="run the tests with this interpreter (the project's virtualenv's)")
     tests.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -59,7 +61,11 @@ def run(args: argparse.Namespace, project_root: Path) -> int:
     )
     spec = parse_spec(args.model) if args.model else resolve_default_spec()
     backend = load_backend(spec, device=args.device, progress=_say)
-    sandbox = sandbox_for()
+    try:
+        sandbox = sandbox_for(python=args.python)
+    except SandboxUnavailable as exc:
+        print(f"vetted: {exc}", file=sys.stderr)
+        return 2
     try:
         reason = sandbox.probe()
         if reason is not None:

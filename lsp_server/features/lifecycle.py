@@ -16,6 +16,7 @@ from lsprotocol import types
 
 from codegen.backends import RuntimeOptions
 from codegen.model import ModelError
+from codegen.remote import RemoteOptions
 from lsp_server.config import parse_settings
 from lsp_server.server import CompletionServer
 
@@ -45,7 +46,8 @@ def register(server: CompletionServer) -> None:
     ) -> None:
         before = ls.settings
         apply_settings(ls, params.settings)
-        reload = ("model", "device", "dtype", "automatic_model", "speculative", "runtime")
+        reload = ("model", "device", "dtype", "automatic_model", "speculative", "runtime",
+                  "remote")
         if any(getattr(ls.settings, key) != getattr(before, key) for key in reload):
             await load_model(ls)
 
@@ -112,6 +114,8 @@ async def load_model(ls: CompletionServer) -> None:
                 automatic=settings.automatic_model,
                 speculative=settings.speculative,
                 runtime=runtime,
+                remote=RemoteOptions(settings.remote.api_key, settings.remote.timeout_seconds,
+                                     settings.remote.retries),
             )
         )
     except ModelError as exc:

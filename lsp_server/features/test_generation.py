@@ -67,7 +67,7 @@ async def _generate(
             report = types.WorkDoneProgressReport(message=message, percentage=percent)
             loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
 
-    sandbox = sandbox_for()
+    sandbox = await asyncio.to_thread(sandbox_for, None, settings.python)
     try:
         result = await asyncio.to_thread(generate_tests, request, backend, sandbox, cancel,
                                          progress)

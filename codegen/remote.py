@@ -1,0 +1,226 @@
+r"""A backend that sends the prompts to an OpenAI-compatible completions endpoint (vLLM).
+
+For a team's GPU server: the prompt is still built here, with the real Qwen tokenizer, and
+sent as token ids (``"prompt": [ids]``), so the server reads exactly the tokens the local
+runtime would; post-processing, validators and ranking stay local. Answers are streamed
+(``"stream": true``), so the stop rules apply as the text arrives (one line, a finished
+line that post-processing cuts) and a cancelled request closes the connection, which makes
+vLLM abort it. The first alternative is greedy and the others sampled, as locally: two
+requests, sent together. Errors are clear and retried: a refused connection or a 5xx is
+tried again `retries` times with a growing pause; a 4xx is reported at once with the
+server's message.
+
+vLLM serves Qwen2.5-Coder this way (prefix caching shares the repository context and the
+unchanged part of the file between requests)::
+
+    vllm serve Qwen/Qwen2.5-Coder-7B --enable-prefix-caching --max-model-len 8192 \
+        --api-key "$VETTED_API_KEY"
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from codegen.generate import OnText, SamplingParams
+from codegen.model import ModelError
+from codegen.stopping import StopAtNewline, StopCheck, StopOnEvent, StopWhenSettled, first_reason
+from codegen.types import FinishReason, Generation
+from prompts.templates import STOP_TOKEN_IDS, Prompt, Tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+class EndpointError(ModelError):
+    """The completion endpoint failed or could not be reached; the message says how."""
+
+
+@dataclass(frozen=True)
+class RemoteOptions:
+    """How requests reach the endpoint."""
+
+    api_key: str = ""
+    """Sent as ``Authorization: Bearer <key>`` when set."""
+    timeout_seconds: float = 30.0
+    """Connect and read timeout of one request."""
+    retries: int = 2
+    """Further attempts after a refused connection, a timeout or a 5xx answer."""
+
+
+class RemoteBackend:
+    """Generate with an OpenAI-compatible ``/v1/completions`` endpoint."""
+
+    def __init__(self, base_url: str, model: str, tokenizer: Any, options: RemoteOptions) -> None:
+        """Talk to `base_url` (``http://host:8000/v1``) about `model` (its served name)."""
+        self.base_url = base_url.rstrip("/")
+        self.options = options
+        self._tokenizer = tokenizer
+        self.model = model or self._served_model()
+        self.description = f"{self.model} at {self.base_url}"
+
+    @property
+    def tokenizer(self) -> Tokenizer | None:
+        """The local tokenizer the prompts are built with."""
+        tokenizer: Tokenizer = self._tokenizer
+        return tokenizer
+
+    def generate(
+        self,
+        prompt: Prompt | None,
+        params: SamplingParams,
+        *,
+        single_line: bool,
+        cancel: threading.Event,
+        on_text: OnText | None = None,
+        settled: Callable[[str], bool] | None = None,
+        resume: tuple[Any, ...] = (),
+        on_timing: Callable[[Any], None] | None = None,
+    ) -> list[Generation]:
+        """The greedy alternative and the sampled ones, each stream stopped by the rules."""
+        assert prompt is not None
+        checks: list[StopCheck] = [StopOnEvent(cancel)]
+        if single_line:
+            checks.append(StopAtNewline())
+        if settled is not None:
+            checks.append(StopWhenSettled(settled))
+        greedy = params.temperature == 0
+        batches = [(0, 1, 0.0), (1, params.n - 1, params.sample_temperature)] if greedy else [
+            (0, params.n, params.temperature)]
+        batches = [b for b in batches if b[1] > 0]
+        with ThreadPoolExecutor(len(batches)) as pool:
+            futures = [
+                pool.submit(self._stream, prompt, params, first, count, temperature,
+                            tuple(checks), cancel, on_text)
+                for first, count, temperature in batches
+            ]
+            results = [f.result() for f in futures]
+        return [g for batch in results for g in batch]
+
+    def _stream(
+        self,
+        prompt: Prompt,
+        params: SamplingParams,
+        first: int,
+        count: int,
+        temperature: float,
+        checks: tuple[StopCheck, ...],
+        cancel: threading.Event,
+        on_text: OnText | None,
+    ) -> list[Generation]:
+        body = {
+            "model": self.model,
+            "prompt": list(prompt.ids),
+            "max_tokens": params.max_new_tokens,
+            "n": count,
+            "temperature": temperature,
+            "top_p": params.top_p if temperature > 0 else 1.0,
+            "seed": params.seed,
+            "stream": True,
+            "logprobs": 1,
+            "stop_token_ids": sorted(STOP_TOKEN_IDS),  # vLLM; others stop at their eos
+        }
+        texts = [""] * count
+        logprobs = [0.0] * count
+        tokens = [0] * count
+        reasons: list[FinishReason | None] = [None] * count
+        response = self._open("/completions", body, cancel)
+        try:
+            for event in _events(response):
+                if cancel.is_set():
+                    break
+                for choice in event.get("choices", []):
+                    index = int(choice.get("index", 0))
+                    if not 0 <= index < count or reasons[index] is not None:
+                        continue
+                    texts[index] += str(choice.get("text") or "")
+                    values = (choice.get("logprobs") or {}).get("token_logprobs") or []
+                    logprobs[index] += sum(v for v in values if isinstance(v, int | float))
+                    tokens[index] += max(len(values), 1 if choice.get("text") else 0)
+                    if on_text is not None:
+                        on_text(first + index, texts[index])
+                    reasons[index] = first_reason(checks, [], texts[index]) or _finish(choice)
+                if all(reason is not None for reason in reasons):
+                    break
+        finally:
+            response.close()  # vLLM aborts a request whose client went away
+        cancelled = cancel.is_set()
+        return [
+            Generation(texts[i], logprobs[i],
+                       FinishReason.CANCELLED if cancelled else reasons[i] or FinishReason.LENGTH,
+                       tokens[i])
+            for i in range(count)
+        ]
+
+    def _served_model(self) -> str:
+        """The first model the endpoint serves (``GET /v1/models``)."""
+        response = self._open("/models", None, threading.Event())
+        try:
+            served = json.loads(response.read())
+        finally:
+            response.close()
+        data = served.get("data") if isinstance(served, dict) else None
+        if not data:
+            raise EndpointError(f"{self.base_url} serves no model")
+        return str(data[0]["id"])
+
+    def _open(self, path: str, body: dict[str, Any] | None, cancel: threading.Event) -> Any:
+        """Send the request, retrying what may pass; the open response."""
+        url = self.base_url + path
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.options.api_key:
+            headers["Authorization"] = f"Bearer {self.options.api_key}"
+        data = json.dumps(body).encode() if body is not None else None
+        last = ""
+        for attempt in range(self.options.retries + 1):
+            if attempt:
+                time.sleep(min(0.25 * 2**attempt, 4.0))
+            if cancel.is_set():
+                raise EndpointError("cancelled")
+            request = urllib.request.Request(url, data=data, headers=headers,
+                                             method="POST" if data is not None else "GET")
+            try:
+                return urllib.request.urlopen(request, timeout=self.options.timeout_seconds)
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode("utf-8", "replace")[:300]
+                last = f"HTTP {exc.code}: {detail or exc.reason}"
+                if exc.code < 500:
+                    raise EndpointError(f"{url} refused the request: {last}") from exc
+            except (urllib.error.URLError, TimeoutError, OSError) as exc:
+                last = str(getattr(exc, "reason", exc))
+        raise EndpointError(
+            f"the completion endpoint {url} is not reachable ({last}) after "
+            f"{self.options.retries + 1} attempts"
+        )
+
+
+def _events(response: Any) -> Any:
+    """The JSON objects of a server-sent-event stream (or the one body of a plain answer)."""
+    for raw in response:
+        line = raw.decode("utf-8", "replace").strip()
+        if not line:
+            continue
+        if line.startswith("data:"):
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                return
+            try:
+                yield json.loads(payload)
+            except ValueError:
+                continue
+        elif line.startswith("{"):
+            yield json.loads(line)
+
+
+def _finish(choice: dict[str, Any]) -> FinishReason | None:
+    reason = choice.get("finish_reason")
+    if reason is None:
+        return None
+    return FinishReason.LENGTH if reason == "length" else FinishReason.STOP_TOKEN
