@@ -73,9 +73,13 @@ class PoolBackend:
 
 
 def pool_answer(case: Case) -> str:
-    """The recorded asserts of a task as test functions in one ``python`` block."""
+    """The recorded asserts of a task as test functions in one ``python`` block.
+
+    They were written as module-level asserts after the whole prompt, so they may call its
+    other functions (``decode_cyclic(encode_cyclic(s))``): the answer imports them all.
+    """
     tests = [f"def test_generated_{i}():\n    {check}\n" for i, check in enumerate(case.tests)]
-    return "```python\n" + "\n\n".join(tests) + "```"
+    return "```python\nfrom solution import *\n\n\n" + "\n\n".join(tests) + "```"
 
 
 @dataclass

@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -175,9 +176,30 @@ def _readable_copy(path: Path) -> Path:
     return copy
 
 
-def sandbox_for(limits: SandboxLimits | None = None) -> Sandbox:
-    """A sandbox that can run generated tests (coverage.py and pytest bound into it)."""
-    return Sandbox(limits or SandboxLimits(wall_seconds=300.0), ro_mounts=library_mounts())
+def sandbox_for(limits: SandboxLimits | None = None, python: str = "") -> Sandbox:
+    """A sandbox that can run generated tests (coverage.py and pytest bound into it).
+
+    `python`, the project's own interpreter (its virtualenv's), lets the tests import the
+    project's dependencies; its environment is bound read-only. Empty: the system Python,
+    which has the standard library only.
+    """
+    limits = limits or SandboxLimits(wall_seconds=300.0)
+    if not python:
+        return Sandbox(limits, ro_mounts=library_mounts())
+    return Sandbox(limits, python=python, ro_binds=interpreter_dirs(python),
+                   ro_mounts=library_mounts())
+
+
+def interpreter_dirs(python: str) -> tuple[str, ...]:
+    """The folders an interpreter needs (its environment and its base installation)."""
+    try:
+        found = subprocess.run(
+            [python, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.split()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxUnavailable(f"cannot run the test interpreter {python}: {exc}") from exc
+    return tuple(dict.fromkeys([*found, str(Path(python).absolute().parent)]))
 
 
 def run_tests(
