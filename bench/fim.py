@@ -102,6 +102,7 @@ class RecordingBackend:
         settled: Settled | None = None,
         resume: tuple[Resume, ...] = (),
         on_timing: OnTiming | None = None,
+        adapter: str = "",
     ) -> list[Generation]:
         """Generate with the wrapped backend and record what it returned."""
         self.last = self.inner.generate(
@@ -113,6 +114,7 @@ class RecordingBackend:
             settled=settled,
             resume=resume,
             on_timing=on_timing,
+            adapter=adapter,
         )
         return self.last
 

@@ -67,6 +67,7 @@ class PoolBackend:
         settled: Settled | None = None,
         resume: tuple[Resume, ...] = (),
         on_timing: OnTiming | None = None,
+        adapter: str = "",
     ) -> list[Generation]:
         """The pool, once."""
         return [Generation(self.answer, None, FinishReason.REPLAY)]

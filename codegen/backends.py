@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from codegen.adapters import AdapterError, read_adapter
 from codegen.engine import Engine
 from codegen.forward import UnsupportedModel
 from codegen.generate import OnText, SamplingParams, generate
@@ -56,6 +57,7 @@ class Backend(Protocol):
         settled: Settled | None = None,
         resume: tuple[Resume, ...] = (),
         on_timing: OnTiming | None = None,
+        adapter: str = "",
     ) -> list[Generation]:
         """Return `params.n` raw generations (replay returns its recorded ones).
 
@@ -63,7 +65,7 @@ class Backend(Protocol):
         cut its last finished line; a backend may stop that candidate there. `resume`
         continues earlier cancelled sequences of the same prompt instead (one generation
         each; backends without a model ignore it). `on_timing` receives where the model's
-        time went.
+        time went. `adapter` names a LoRA adapter folder to generate with ("" = none).
         """
         ...
 
@@ -146,6 +148,8 @@ class TorchBackend:
         self.description = description
         self.engine: Engine | None = None
         self._lock = threading.Lock()
+        self._checked: dict[str, tuple[float, str]] = {}
+        """Adapter folder → (weights file time, error or "") of its last check."""
         gpu = str(getattr(model, "device", "cpu")).startswith("cuda")
         try:
             self.engine = Engine(
@@ -167,6 +171,31 @@ class TorchBackend:
         if self.engine is not None:
             self.engine.close()
 
+    def check_adapter(self, path: str) -> None:
+        """Raise `AdapterError` unless the adapter at `path` can be served on this model.
+
+        The verdict is kept until the adapter's files change.
+        """
+        if self.engine is None:
+            raise AdapterError(f"{self.description} serves no LoRA adapters (an "
+                               "architecture the engine does not run)")
+        weights = Path(path).expanduser() / "adapter_model.safetensors"
+        try:
+            stamp = weights.stat().st_mtime
+        except OSError:
+            stamp = -1.0
+        known = self._checked.get(path)
+        if known is not None and known[0] == stamp:
+            if known[1]:
+                raise AdapterError(known[1])
+            return
+        try:
+            read_adapter(path, self.model)
+        except AdapterError as exc:
+            self._checked[path] = (stamp, str(exc))
+            raise
+        self._checked[path] = (stamp, "")
+
     def generate(
         self,
         prompt: Prompt | None,
@@ -178,6 +207,7 @@ class TorchBackend:
         settled: Settled | None = None,
         resume: tuple[Resume, ...] = (),
         on_timing: OnTiming | None = None,
+        adapter: str = "",
     ) -> list[Generation]:
         """Generate from the prompt ids, sharing decode steps with other requests.
 
@@ -192,7 +222,8 @@ class TorchBackend:
         if not resume:
             checks = self._checks(cancel, single_line, settled, skip=0)
             ticket = self.engine.submit(
-                prompt.ids, params, checks, cancel=cancel, on_text=on_text, cache_key=prompt.path
+                prompt.ids, params, checks, cancel=cancel, on_text=on_text,
+                cache_key=prompt.path, adapter=adapter,
             )
             found = ticket.result()
             if on_timing is not None and ticket.timing is not None:
@@ -208,6 +239,7 @@ class TorchBackend:
                 on_text=_renumbered(on_text, index, len(r.typed)),
                 cache_key=prompt.path,
                 resumed=r.token_ids,
+                adapter=adapter,
             )
             for index, r in enumerate(resume)
         ]
@@ -293,6 +325,7 @@ class ReplayBackend:
         settled: Settled | None = None,
         resume: tuple[Resume, ...] = (),
         on_timing: OnTiming | None = None,
+        adapter: str = "",
     ) -> list[Generation]:
         """Return the recorded outputs, streaming each whole."""
         if cancel.is_set():

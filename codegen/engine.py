@@ -24,9 +24,11 @@ from typing import Any
 
 import torch
 
+from codegen.adapters import AdapterBank
+from codegen.decoder import Decoder
 from codegen.forward import SlotModel
 from codegen.generate import OnText, SamplingParams, sample
-from codegen.graphs import PREFILL_CHUNKS, Graphs, decode_rows, mark_step, prefill_length
+from codegen.graphs import PREFILL_CHUNKS, Graphs
 from codegen.kv import PrefixCache, SlotCache
 from codegen.sequences import Job, Seq, Stats, Ticket, Timing
 from codegen.speculative import Draft, SpeculationGate
@@ -70,6 +72,8 @@ class Engine:
         self.cache = SlotCache(self.forward.kv_shape, slots, capacity)
         self.staging = SlotCache(self.forward.kv_shape, 1, capacity)
         self.prefixes = PrefixCache(prefix_budget_bytes)
+        self.adapters = AdapterBank(model)
+        """LoRA adapters requests may ask for; nothing is wrapped until one is used."""
         self.stats = Stats()
         self.draft = (
             Draft(SlotModel(draft), capacity, speculate_tokens) if draft is not None else None
@@ -78,6 +82,7 @@ class Engine:
         self._margin = PREFILL_CHUNKS[-1] + speculate_tokens + 1
         """Positions past a sequence's end that prefill padding or a speculation may write."""
         self.graphs = Graphs(self.forward, compile_backend, slots) if compiled else None
+        self.decoder = Decoder(self.forward, self.cache, self.staging, self.adapters, self.graphs)
         self._free = list(range(slots))
         heapq.heapify(self._free)
         self._pending: deque[Job] = deque()
@@ -97,6 +102,7 @@ class Engine:
         on_text: OnText | None = None,
         cache_key: str = "",
         resumed: Sequence[int] = (),
+        adapter: str = "",
     ) -> Ticket:
         """Queue a request; the future gets `params.n` generations (none if cancelled first).
 
@@ -109,7 +115,8 @@ class Engine:
             raise ValueError(f"{params.n} alternatives exceed the engine's {self.cache.slots}")
         if resumed and params.n != 1:
             raise ValueError("a resumed sequence is one alternative")
-        job = Job(tuple(ids), params, checks, on_text, cancel, cache_key, tuple(resumed))
+        job = Job(tuple(ids), params, checks, on_text, cancel, cache_key, tuple(resumed),
+                  adapter)
         job.results = [None] * params.n
         with self._wake:
             if self._closed:
@@ -145,7 +152,9 @@ class Engine:
             if stats.speculative_rounds else 0.0,
             "compiled": self.graphs is not None and self.graphs.enabled,
             "graphsReady": self.graphs is not None and self.graphs.ready,
+            "adapters": self.adapters.loaded,
             "failures": stats.failures,
+            "outOfMemory": stats.out_of_memory,
         }
 
     @property
@@ -210,6 +219,8 @@ class Engine:
     def _admit(self, job: Job) -> None:
         """Prefill the job's prompt (from a cached prefix when one fits) and give it slots."""
         job.admitted = time.perf_counter()
+        if job.adapter:
+            job.adapter_slot = self.adapters.acquire(job.adapter)  # AdapterError fails the job
         full = job.ids + job.resumed
         self.stats.prompt_tokens += len(job.ids)
         self._ensure_capacity(len(full) + job.params.max_new_tokens + self._margin)
@@ -220,7 +231,8 @@ class Engine:
             return
         if self.reuse_prefixes:
             key = job.cache_key if not job.resumed else f"{job.cache_key}#resumed"
-            self.prefixes.store(key, full, self.staging.save(0, len(full)))
+            namespace = self.adapters.version(job.adapter_slot)
+            self.prefixes.store(key, full, self.staging.save(0, len(full)), namespace)
         n = job.params.n
         job.generator = torch.Generator(device=self.device).manual_seed(job.params.seed)
         temperatures = [job.params.sample_temperature] * n
@@ -248,7 +260,8 @@ class Engine:
 
         The prompt goes in chunks, so a cancel is seen between chunks; None if cancelled.
         """
-        hit = prefixes.lookup(ids) if self.reuse_prefixes else None
+        namespace = self.adapters.version(job.adapter_slot) if job is not None else ""
+        hit = prefixes.lookup(ids, namespace=namespace) if self.reuse_prefixes else None
         start = 0
         if hit is not None:
             staging.load(0, hit.kv)
@@ -257,35 +270,15 @@ class Engine:
             job.reused = start
             self.stats.prefilled_tokens += len(ids) - start
         logits: torch.Tensor | None = None
+        slot = job.adapter_slot if job is not None else None
         while start < len(ids):
             if cancel.is_set():
                 return None
             chunk = ids[start : start + PREFILL_CHUNKS[-1]]
-            logits = self._run_prefill_chunk(forward, staging, chunk, start)
+            logits = self.decoder.prefill_chunk(forward, staging, chunk, start, slot)
             start += len(chunk)
         assert logits is not None
         return logits
-
-    def _run_prefill_chunk(
-        self, forward: SlotModel, staging: SlotCache, chunk: Sequence[int], start: int
-    ) -> torch.Tensor:
-        """Feed one chunk at positions start.. of staging slot 0; logits [V] of its last token."""
-        size = len(chunk)
-        padded = size
-        graph = None
-        if self.graphs is not None and forward is self.forward:
-            padded = prefill_length(size)
-            graph = self.graphs.get("prefill", padded)
-        tokens = torch.zeros((1, padded), dtype=torch.long)
-        tokens[0, :size] = torch.tensor(chunk, dtype=torch.long)
-        positions = torch.arange(start, start + padded)[None]  # [1, T]
-        pick = torch.tensor([size - 1])
-        args = (tokens.to(self.device), positions.to(self.device), pick.to(self.device))
-        if graph is not None:
-            out = graph(staging.data, *args, 0, staging.capacity)
-        else:
-            out = forward.forward(staging.data, *args, 0, start + size)
-        return out[0, 0]  # [V]
 
     def _ensure_capacity(self, needed: int) -> None:
         """Grow the slots (and the staging slot) when a request needs more positions."""
@@ -364,24 +357,12 @@ class Engine:
 
     def _decode(self, seqs: Sequence[Seq]) -> None:
         """Feed each sequence's newest token in one forward over the slots in use."""
-        rows = max(seq.slot for seq in seqs) + 1
-        graph = None
-        if self.graphs is not None:
-            rows = decode_rows(rows, self.cache.slots)
-            graph = self.graphs.get("decode", rows)
-        tokens = torch.zeros((rows, 1), dtype=torch.long)
-        positions = torch.zeros((rows, 1), dtype=torch.long)
+        groups: dict[int, list[int]] = {}
         for seq in seqs:
-            tokens[seq.slot, 0] = seq.generated[-1]
-            positions[seq.slot, 0] = seq.length
-        args = (tokens.to(self.device), positions.to(self.device), torch.zeros(1, dtype=torch.long,
-                device=self.device))
-        if graph is not None:
-            mark_step(self.device)
-            out = graph(self.cache.data, *args, 0, self.cache.capacity).clone()
-        else:
-            kv_len = max(seq.length for seq in seqs) + 1
-            out = self.forward.forward(self.cache.data, *args, 0, kv_len)  # [rows, 1, V]
+            if seq.job.adapter_slot is not None:
+                groups.setdefault(seq.job.adapter_slot, []).append(seq.slot)
+        feeds = [(seq.slot, seq.generated[-1], seq.length) for seq in seqs]
+        out = self.decoder.decode(feeds, groups)  # [rows, 1, V]
         for seq in seqs:
             seq.length += 1
             seq.logits = out[seq.slot, 0]
@@ -408,13 +389,7 @@ class Engine:
         proposal = self.draft.propose(seq.fed, seq.generated[-1], min(self.draft.tokens, room))
         # Verify the newest token and the proposal in one target forward: logits [k + 1, V].
         fed = [seq.generated[-1], *proposal]
-        tokens = torch.tensor([fed], device=self.device)
-        positions = torch.arange(seq.length, seq.length + len(fed), device=self.device)[None]
-        pick = torch.arange(len(fed), device=self.device)
-        kv_len = seq.length + len(fed)
-        logits = self.forward.forward(
-            self.cache.data[:, :, seq.slot : seq.slot + 1], tokens, positions, pick, 0, kv_len
-        )[0]
+        logits = self.decoder.verify(seq.slot, fed, seq.length, seq.job.adapter_slot)
         greedy = logits.argmax(dim=-1).tolist()
         accepted = 0
         while accepted < len(proposal) and proposal[accepted] == greedy[accepted]:
@@ -453,13 +428,21 @@ class Engine:
             ):
                 # A cancelled sequence may be resumed when the user types what it wrote.
                 key = f"{seq.job.cache_key}#cancelled{seq.index}"
-                self.prefixes.store(key, seq.fed, self.cache.save(seq.slot, seq.length))
+                self.prefixes.store(key, seq.fed, self.cache.save(seq.slot, seq.length),
+                                    self.adapters.version(seq.job.adapter_slot))
             heapq.heappush(self._free, seq.slot)
         for job in {id(s.job): s.job for s in seqs}.values():
             if all(r is not None for r in job.results):
                 self._complete(job, [r for r in job.results if r is not None])
 
+    def _release(self, job: Job) -> None:
+        """Give back the job's adapter slot (once)."""
+        if job.adapter_slot is not None:
+            self.adapters.release(job.adapter_slot)
+            job.adapter_slot = None
+
     def _complete(self, job: Job, results: list[Generation]) -> None:
+        self._release(job)
         now = time.perf_counter()
         timing = Timing(
             queued=(job.admitted or now) - job.submitted,
@@ -478,7 +461,9 @@ class Engine:
         """A forward pass raised: fail `jobs`, or every live request when none are named."""
         logger.error("%s failed: %s: %s", stage, type(exc).__name__, exc, exc_info=exc)
         self.stats.failures += 1
+        self.stats.out_of_memory += isinstance(exc, torch.OutOfMemoryError)
         for job in jobs:
+            self._release(job)
             self._free.extend(s.slot for s in self._live if s.job is job)
             self._live = [s for s in self._live if s.job is not job]
             heapq.heapify(self._free)
@@ -494,6 +479,8 @@ class Engine:
         jobs = {id(s.job): s.job for s in self._live}
         for seq in self._live:
             heapq.heappush(self._free, seq.slot)
+        for job in jobs.values():
+            self._release(job)
         self._live = []
         for job in jobs.values():
             if job.future.done():

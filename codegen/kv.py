@@ -121,14 +121,18 @@ class PrefixCache:
         self.misses = 0
         self.reused_tokens = 0
 
-    def lookup(self, ids: Sequence[int], minimum: int = 8) -> Hit | None:
+    def lookup(self, ids: Sequence[int], minimum: int = 8, namespace: str = "") -> Hit | None:
         """The longest cached prefix of `ids`: at least `minimum` tokens, one token left over.
 
         One token always stays to be computed, because its logits start the generation.
+        Only entries stored under the same `namespace` count (keys and values computed with
+        a LoRA adapter differ from the base model's).
         """
         with self._lock:
             best: tuple[int, str] | None = None
             for key, (cached, _) in self._entries.items():
+                if key.partition("\x00")[0] != namespace:
+                    continue
                 shared = min(common_prefix(cached, ids), len(ids) - 1)
                 if shared >= minimum and (best is None or shared > best[0]):
                     best = (shared, key)
@@ -141,9 +145,10 @@ class PrefixCache:
             self.reused_tokens += shared
             return Hit(self._entries[key][1][:, :, :, :shared], shared)
 
-    def store(self, key: str, ids: Sequence[int], kv: torch.Tensor) -> None:
+    def store(self, key: str, ids: Sequence[int], kv: torch.Tensor, namespace: str = "") -> None:
         """Remember the KV [L, 2, H, T, D] of the tokens `ids` under `key`, evicting to fit."""
         assert int(kv.shape[3]) == len(ids), (kv.shape, len(ids))
+        key = f"{namespace}\x00{key}"
         size = kv.numel() * kv.element_size()
         with self._lock:
             self._entries.pop(key, None)

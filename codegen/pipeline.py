@@ -72,7 +72,8 @@ class Pipeline:
             prompt = self.build_prompt(request)
             return self._complete(request, prompt, context, cancel, on_text, None, clock)
         entry, continuation = memory.start(
-            request, self.backend.description, lambda: self.build_prompt(request), cancel
+            request, f"{self.backend.description}|{request.adapter}",
+            lambda: self.build_prompt(request), cancel,
         )
         prompt = entry.prompt if continuation is None else None
         try:
@@ -143,7 +144,7 @@ class Pipeline:
                 generated_tokens=model_timing[0].generated_tokens,
             )
         return CompletionResult(request, tuple(shown), tuple(discarded), timings,
-                                raw=tuple(g.text for g in generations))
+                                raw=tuple(g.text for g in generations), prompt=prompt)
 
     def _generate(
         self,
@@ -171,6 +172,7 @@ class Pipeline:
             found = self.backend.generate(
                 prompt, params, single_line=context.single_line, cancel=cancel,
                 on_text=stream, settled=settled_by(context, self.filters), on_timing=on_timing,
+                adapter=request.adapter,
             )
         finally:
             if through is not None:
@@ -209,6 +211,7 @@ class Pipeline:
                     settled=settled_by(context, self.filters),
                     resume=tuple(Resume(g.token_ids, typed) for g in continuation.resumable),
                     on_timing=on_timing,
+                    adapter=request.adapter,
                 )
         finally:
             memory.generated(entry, [replace(g, text=typed + g.text) for g in resumed])

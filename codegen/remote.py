@@ -83,6 +83,7 @@ class RemoteBackend:
         settled: Callable[[str], bool] | None = None,
         resume: tuple[Any, ...] = (),
         on_timing: Callable[[Any], None] | None = None,
+        adapter: str = "",
     ) -> list[Generation]:
         """The greedy alternative and the sampled ones, each stream stopped by the rules."""
         assert prompt is not None

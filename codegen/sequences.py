@@ -30,6 +30,8 @@ class Stats:
     speculative_tokens: int = 0
     """Tokens emitted by speculative rounds (accepted draft tokens plus one per round)."""
     failures: int = 0
+    out_of_memory: int = 0
+    """Failures that were the device running out of memory."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,10 @@ class Job:
     cache_key: str
     resumed: tuple[int, ...]
     """Tokens already generated for this sequence by an earlier request (n is then 1)."""
+    adapter: str = ""
+    """The LoRA adapter's folder ("" for the base model)."""
+    adapter_slot: int | None = None
+    """Its slot in the engine's `AdapterBank`, held while the job runs."""
     future: Future[list[Generation]] = field(default_factory=Future)
     generator: torch.Generator | None = None
     results: list[Generation | None] = field(default_factory=list)

@@ -465,7 +465,10 @@ def _top_level_imports(text: str) -> set[str]:
 
 
 def imports_used(test: ParsedTest) -> tuple[str, ...]:
-    """The answer's import statements that bind a name the test function uses."""
+    """The answer's import statements that bind a name the test function uses.
+
+    A star import is kept: it may bind any of them (a helper of the module under test).
+    """
     try:
         tree = ast.parse(test.function)
     except (SyntaxError, ValueError):
@@ -479,6 +482,6 @@ def imports_used(test: ParsedTest) -> tuple[str, ...]:
             continue
         if isinstance(node, ast.Import | ast.ImportFrom):
             bound = {(a.asname or a.name).split(".")[0] for a in node.names}
-            if bound & used:
+            if bound & used or "*" in bound:
                 kept.append(statement)
     return tuple(kept)

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Literal
 
+from prompts.templates import Prompt
 from validators.base import Verdict
 
 
@@ -65,6 +66,8 @@ class CompletionRequest:
     """Assert statements that come with the request (batch): run like the workspace's tests."""
     blocked_output: tuple[str, ...] = ()
     """Regular expressions: a suggestion matching one is never shown."""
+    adapter: str = ""
+    """Folder of the LoRA adapter to complete with ("" = the base model)."""
 
     def __post_init__(self) -> None:
         """Reject requests the pipeline cannot answer."""
@@ -159,3 +162,5 @@ class CompletionResult:
     cancelled: bool = False
     raw: tuple[str, ...] = ()
     """The model's texts before post-processing, in the order it generated them."""
+    prompt: Prompt | None = None
+    """The prompt the model read (None for replay models and type-through answers)."""

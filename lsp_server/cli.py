@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vetted", description=__doc__)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="json: one JSON object per line (time, level, logger, message)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the language server")
@@ -39,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="leave out a feature (repeatable)")
     serve.add_argument("-v", "--verbose", action="count", default=0, dest="serve_verbose")
     serve.add_argument("--log-file", type=Path, dest="serve_log_file")
+    serve.add_argument("--log-format", choices=("text", "json"), default="",
+                       dest="serve_log_format")
 
     complete = sub.add_parser("complete", help="complete once at a position and print the result")
     complete.add_argument("file", type=Path)
@@ -50,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--dtype", default="auto", choices=DTYPES, help="weight precision")
     complete.add_argument("--n", type=int, default=1, help="number of alternatives")
     complete.add_argument("--max-new-tokens", type=int, default=64)
+    complete.add_argument("--adapter", default="", help="LoRA adapter folder to complete with")
     complete.add_argument("--json", action="store_true", help="print one JSON object")
 
     ranking = sub.add_parser("rank", help="rank recorded candidates (JSONL in, JSONL out)")
@@ -62,10 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     ranking.add_argument("--quiet", action="store_true", help="no progress line")
 
     from lsp_server.batch_command import add_parsers as add_batch_parsers
+    from lsp_server.status_command import add_parsers as add_status_parsers
     from lsp_server.tests_command import add_parser as add_tests_parser
+    from lsp_server.train_command import add_parser as add_train_parser
 
     add_tests_parser(sub)
+    add_train_parser(sub)
     add_batch_parsers(sub)
+    add_status_parsers(sub)
 
     model = sub.add_parser("model", help="manage models")
     model_sub = model.add_subparsers(dest="model_command", required=True)
@@ -80,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     verbose = args.verbose + getattr(args, "serve_verbose", 0)
     log_file = args.log_file or getattr(args, "serve_log_file", None)
     handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    if getattr(args, "log_format", "text") == "json" or getattr(args, "serve_log_format", ""
+                                                                 ) == "json":
+        handler.setFormatter(JsonFormatter())
     logging.basicConfig(
         level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -96,6 +108,14 @@ def main(argv: list[str] | None = None) -> None:
             from lsp_server.rank_command import rank_file
 
             sys.exit(rank_file(args))
+        elif args.command == "train":
+            from lsp_server.train_command import run as run_train
+
+            sys.exit(run_train(args))
+        elif args.command in ("status", "explain"):
+            from lsp_server import status_command
+
+            sys.exit(status_command.run(args))
         elif args.command in ("batch", "eval"):
             from lsp_server import batch_command
 
@@ -112,6 +132,20 @@ def main(argv: list[str] | None = None) -> None:
     except ModelError as exc:
         print(f"vetted: {exc}", file=sys.stderr)
         sys.exit(1)
+
+
+class JsonFormatter(logging.Formatter):
+    """Structured logs: one JSON object per record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as JSON (the exception's traceback as a string field)."""
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record), "level": record.levelname,
+            "logger": record.name, "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 def say(message: str) -> None:
@@ -150,12 +184,18 @@ def complete(args: argparse.Namespace) -> int:
         request = CompletionRequest(
             text=text, offset=offset, path=str(args.file.resolve().relative_to(root)), n=args.n,
             max_new_tokens=args.max_new_tokens, trigger="invoked", root=str(root),
+            adapter=args.adapter,
         )
     except (PositionError, ValueError) as exc:
         print(f"vetted: {exc}", file=sys.stderr)
         return 2
     spec = parse_spec(args.model) if args.model else resolve_default_spec()
     backend = load_backend(spec, device=args.device, dtype=args.dtype, progress=say)
+    if args.adapter:
+        check = getattr(backend, "check_adapter", None)
+        if check is None:
+            raise ModelError(f"{backend.description} serves no LoRA adapters")
+        check(args.adapter)
     validators = create_validators()
     try:
         pipeline = Pipeline(backend, FimTemplate(), validators=validators)
@@ -204,6 +244,7 @@ def result_to_json(result: CompletionResult) -> dict[str, Any]:
             for c in result.items
         ],
         "discarded": len(result.discarded),
+        "adapter": result.request.adapter or None,
     }
 
 

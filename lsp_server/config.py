@@ -77,6 +77,24 @@ class RemoteSettings:
 
 
 @attrs.frozen
+class ObservabilitySettings:
+    """Metrics, status and explanations for people running the server."""
+
+    port: int = attrs.field(default=0, validator=attrs.validators.in_(range(0, 65536)))
+    """Serve /metrics (Prometheus), /status and /explain on 127.0.0.1:port; 0 = off."""
+    log_prompts: bool = False
+    """Keep the last prompt's text for /explain and `vetted explain` (it holds your code)."""
+
+
+@attrs.frozen
+class TrainingSettings:
+    """What the server keeps for `vetted train data`."""
+
+    log_completions: bool = False
+    """Log shown and accepted suggestions locally (``~/.cache/vetted/completions/``)."""
+
+
+@attrs.frozen
 class Settings:
     """What a client can configure (`initializationOptions`, `didChangeConfiguration`)."""
 
@@ -111,8 +129,19 @@ class Settings:
     """Engine settings: compilation, slots, prefix cache, speculation length."""
     test_generation: TestGenerationSettings = TestGenerationSettings()
     """"Generate unit tests": samples, rounds, answer length, temperature."""
+    adapters: dict[str, str] = attrs.field(factory=dict)
+    """LoRA adapters by workspace folder: ``{"/path/to/project": "/path/to/adapter"}``. A
+    document uses the adapter of the innermost folder holding it; a change takes effect for
+    the next request, without reloading the model."""
+    training: TrainingSettings = TrainingSettings()
+    """Opt-in logging of suggestions for training an adapter."""
+    workspace_index: bool = True
+    """Index the workspace's Python files (read at startup) so the prompt shows the
+    definitions the code near the cursor uses and the files it imports."""
     remote: RemoteSettings = RemoteSettings()
     """For ``openai:URL`` models: authentication, timeout, retries."""
+    observability: ObservabilitySettings = ObservabilitySettings()
+    """The local metrics/status/explain port and whether prompts are kept."""
     blocked_output: tuple[str, ...] = attrs.field(default=(), validator=_regexes)
     """Regular expressions (Python syntax): a suggestion matching one is never shown.
     Detected secrets (keys, tokens, password literals) are always blocked."""
@@ -158,7 +187,8 @@ def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings,
             continue
         candidate = dict(merged)
         value = data[field.name]
-        nested = ("validators", "runtime", "test_generation", "remote")
+        nested = ("validators", "runtime", "test_generation", "remote", "observability",
+                  "training")
         if field.name in nested and isinstance(value, dict):
             value = {**merged[field.name], **value}
         candidate[field.name] = value

@@ -97,13 +97,13 @@ def verdicts_to_wire(candidate: Candidate) -> dict[str, dict[str, Any]]:
 
 
 def to_lsp_inline_item(
-    document: TextDocument, candidate: Candidate, offset: int
+    document: TextDocument, candidate: Candidate, offset: int, item_id: str = ""
 ) -> types.InlineCompletionItem:
     """An inline (ghost text) item for one vetted candidate, its verdicts in its command."""
     accepted = types.Command(
         title=verdict_summary(candidate),
         command=ACCEPTED_COMMAND,
-        arguments=[{"verdicts": verdicts_to_wire(candidate)}],
+        arguments=[{"verdicts": verdicts_to_wire(candidate), "id": item_id}],
     )
     return types.InlineCompletionItem(
         insert_text=candidate.insert,

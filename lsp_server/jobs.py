@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
+import time
 from dataclasses import replace
 from urllib.parse import unquote, urlparse
 
@@ -59,6 +61,33 @@ def repo_name(ls: CompletionServer) -> str:
     return root.rstrip("/").rsplit("/", 1)[-1]
 
 
+def adapter_for(ls: CompletionServer, path: str) -> str:
+    """The LoRA adapter of the innermost configured folder holding `path` ("" = none).
+
+    An adapter the model cannot serve is reported once and left out (the base model
+    answers instead).
+    """
+    best = ""
+    adapter = ""
+    for folder, candidate in ls.settings.adapters.items():
+        base = os.path.abspath(os.path.expanduser(folder)).rstrip("/") + "/"
+        if path.startswith(base) and len(base) > len(best):
+            best, adapter = base, candidate
+    if not adapter:
+        return ""
+    backend = ls.service.backend
+    check = getattr(backend, "check_adapter", None)
+    if check is None:
+        ls.notify_once(f"vetted: {ls.service.description} serves no LoRA adapters")
+        return ""
+    try:
+        check(adapter)
+    except ModelError as exc:
+        ls.notify_once(f"vetted: adapter not used: {exc}")
+        return ""
+    return adapter
+
+
 async def complete_at(
     ls: CompletionServer, uri: str, position: types.Position, trigger: Trigger
 ) -> tuple[TextDocument, int, CompletionResult] | None:
@@ -73,11 +102,16 @@ async def complete_at(
     document = ls.workspace.get_text_document(uri)
     request = from_lsp_request(document, position, settings, trigger, relative_path(ls, uri))
     context = open_context(ls, uri, request.language)
+    indexed = ls.workspace_index.context(request.path, request.text, request.offset)
+    seen = {f.path for f in indexed}
+    context = (*[f for f in context if f.path not in seen], *indexed)
     root = ls.workspace.root_path or ""
-    request = replace(request, context_files=context, repo_name=repo_name(ls), root=root)
+    request = replace(request, context_files=context, repo_name=repo_name(ls), root=root,
+                      adapter=adapter_for(ls, document.path))
     switches = attrs.asdict(settings.validators)
     validators = enabled_validators(ls.service.validators, switches)
     cancel = threading.Event()
+    started = time.perf_counter()
     try:
         result = await asyncio.to_thread(
             ls.service.complete,
@@ -89,13 +123,20 @@ async def complete_at(
     except asyncio.CancelledError:
         cancel.set()
         logger.info("request at %s:%s cancelled", uri, position.line)
+        ls.metrics.observe(None, "cancelled", time.perf_counter() - started, trigger)
         raise
     except ModelError as exc:  # the model failed this request (an endpoint down, say)
         logger.error("generation failed: %s", exc)
         ls.notify_once(f"vetted: no suggestion: {exc}")
+        ls.metrics.observe(None, "error", time.perf_counter() - started, trigger)
         return None
+    seconds = time.perf_counter() - started
     if result is None:
+        ls.metrics.observe(None, "not_ready", seconds, trigger)
         return None
+    outcome = "cancelled" if result.cancelled else "shown" if result.items else "suppressed"
+    ls.metrics.observe(result, outcome, seconds, trigger)
+    ls.recent_latencies.append(seconds)
     logger.info(
         "%d shown, %d discarded, %.0f ms generate",
         len(result.items),

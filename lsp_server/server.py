@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,7 +15,11 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from codegen.service import CompletionService
+from codegen.types import CompletionResult
+from lsp_server.completion_log import CompletionLog
 from lsp_server.config import Settings
+from lsp_server.observability import Endpoint, Metrics
+from lsp_server.workspace_index import ServerIndex
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +67,17 @@ class CompletionServer(LanguageServer):
         self.accepted = 0
         """Suggestions the client reported inserted (`vetted.accepted`)."""
         self._notified: dict[str, float] = {}
+        self.workspace_index = ServerIndex()
+        """Definitions and imports of the workspace's files, for the prompt's context."""
+        self.metrics = Metrics()
+        self.recent_latencies: deque[float] = deque(maxlen=20)
+        """Seconds of the last inline requests that reached the model."""
+        self.endpoint: Endpoint | None = None
+        """The observability port's server, when `observability.port` is set."""
+        self.completion_log = CompletionLog()
+        self._shown = 0
+        self._run_id = uuid.uuid4().hex[:12]
+        """Makes item ids unique across server runs (the completion log outlives a run)."""
         self.recent_documents: dict[str, None] = {}
         """URIs of open documents, least recently opened or edited first."""
 
@@ -72,6 +89,18 @@ class CompletionServer(LanguageServer):
     def notify_user(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """Show a message in the editor (`window/showMessage`)."""
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def log_shown(self, result: CompletionResult) -> list[str]:
+        """Ids for the items of a result (logged when `training.logCompletions` is on)."""
+        self._shown += 1
+        ids = [f"{self._run_id}:{self._shown}:{index}" for index in range(len(result.items))]
+        if self.settings.training.log_completions:
+            request = result.request
+            for item_id, candidate in zip(ids, result.items, strict=True):
+                self.completion_log.shown(self.workspace.root_path or "", item_id, request.path,
+                                          request.prefix, request.text[candidate.end :],
+                                          candidate.insert)
+        return ids
 
     def notify_once(self, message: str, every_seconds: float = 300.0) -> None:
         """Show an error, but the same one at most once every `every_seconds`."""
@@ -92,6 +121,7 @@ def default_features() -> list[tuple[str, Feature]]:
         code_action,
         completion,
         documents,
+        explain,
         inline_completion,
         lifecycle,
         status,
@@ -104,6 +134,7 @@ def default_features() -> list[tuple[str, Feature]]:
         ("inline_completion", inline_completion.register),
         ("completion", completion.register),
         ("status", status.register),
+        ("explain", explain.register),
         ("accept", accept.register),
         ("code_action", code_action.register),
         ("test_generation", test_generation.register),

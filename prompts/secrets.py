@@ -30,17 +30,35 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 _DETECTORS = tuple((kind, re.compile(pattern)) for kind, pattern in _PATTERNS)
 
 _ASSIGNED = re.compile(
-    r"""(?ix)
-    \b(?P<name>[\w.-]*(?:passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|access[_-]?key
-        |private[_-]?key|client[_-]?secret|auth(?:orization)?)[\w.-]*)
-    ["']?\]?\s*(?::|=|:=|=>)\s*
-    (?P<quote>["'])(?P<value>[^"'\n]{6,})(?P=quote)
-    """
+    r"""\b(?P<name>[A-Za-z_][\w.-]*)["']?\]?\s*(?::|=|:=|=>)\s*"""
+    r"""(?P<quote>["'])(?P<value>[^"'\n]{6,})(?P=quote)"""
+)
+_PASSWORD_NAME = re.compile(r"(?i)(?:passw(?:or)?d|passwd|pwd)$")
+_KEY_NAME = re.compile(
+    r"(?i)(?:secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret"
+    r"|auth(?:orization)?|credentials?)$"
 )
 _PLACEHOLDER = re.compile(
     r"(?i)^(?:x+|\*+|\.+|changeme|change[_ -]?me|password|secret|token|example|dummy|test\w*"
     r"|fake\w*|placeholder|your[_ -].*|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|%\(.*\)s|none|null)$"
 )
+
+
+def _assigned_secret(name: str, value: str) -> bool:
+    """Whether a literal assigned to `name` is a secret.
+
+    A password literal always is (passwords are often plain words); a token, key or secret
+    only when the value looks random (long, letters and digits, no spaces), so that
+    ``STOP_TOKEN = "stop_token"`` or a format string is not taken for one.
+    """
+    if _PLACEHOLDER.match(value) or value.startswith(("os.", "env")) or "{" in value:
+        return False
+    if _PASSWORD_NAME.search(name):
+        return True
+    if not _KEY_NAME.search(name):
+        return False
+    return (len(value) >= 12 and " " not in value and any(c.isdigit() for c in value)
+            and any(c.isalpha() for c in value))
 
 
 @dataclass(frozen=True)
@@ -73,9 +91,8 @@ def _line_secret(line: str) -> str | None:
         if pattern.search(line):
             return kind
     for match in _ASSIGNED.finditer(line):
-        value = match.group("value").strip()
-        if not _PLACEHOLDER.match(value) and not value.startswith(("os.", "env")):
-            return f"literal {match.group('name')}"
+        if _assigned_secret(match.group("name"), match.group("value").strip()):
+            return f"literal {match.group('name').split('.')[-1]}"
     return None
 
 

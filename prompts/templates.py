@@ -113,10 +113,13 @@ class Prompt:
     path: str = ""
     """The current file's path: prompts of one file replace each other in the KV cache."""
 
+    head: str = ""
+    """Text before the FIM part: repository name and the other files, as the ids read."""
+
     @property
     def text(self) -> str:
-        """Readable form for logs: ids are authoritative."""
-        return f"{FIM_PREFIX}{self.prefix}{FIM_SUFFIX}{self.suffix}{FIM_MIDDLE}"
+        """The whole prompt as text, control tokens spelled out (the ids are what counts)."""
+        return f"{self.head}{FIM_PREFIX}{self.prefix}{FIM_SUFFIX}{self.suffix}{FIM_MIDDLE}"
 
 
 def encode_document(tokenizer: Tokenizer, text: str) -> list[tuple[int, ...]]:
@@ -241,7 +244,7 @@ class FimTemplate:
 
         room = available - len(prefix_ids) - len(suffix_ids)
         quantum = self.context_quantum if room >= 4 * self.context_quantum else 1
-        context_ids, context_paths = self._context_ids(
+        context_ids, context_paths, context_text = self._context_ids(
             tokenizer, context_files, room // quantum * quantum
         )
         ids = [
@@ -261,14 +264,21 @@ class FimTemplate:
             "suffix": len(suffix_ids),
             "control": control,
         }
-        return Prompt(tuple(ids), prefix_text, suffix_text, sections, context_paths, path)
+        head = ""
+        if repo_level:
+            head = f"{REPO_NAME}{repo_name or 'workspace'}\n{context_text}{FILE_SEP}{path}\n"
+        return Prompt(tuple(ids), prefix_text, suffix_text, sections, context_paths, path, head)
 
     def _context_ids(
         self, tokenizer: Tokenizer, files: Sequence[PromptFile], budget: int
-    ) -> tuple[list[int], tuple[str, ...]]:
-        """Other files, most relevant nearest the current file; the least relevant dropped."""
+    ) -> tuple[list[int], tuple[str, ...], str]:
+        """Other files, most relevant nearest the current file; the least relevant dropped.
+
+        Returns their ids, their paths and their text as the prompt spells it.
+        """
         chunks: list[list[int]] = []
         paths: list[str] = []
+        texts: list[str] = []
         for file in reversed(files):
             head = [SPECIAL_TOKEN_IDS[FILE_SEP], *encode_text(tokenizer, f"{file.path}\n")]
             room = budget - len(head) - 1
@@ -280,5 +290,7 @@ class FimTemplate:
             chunk = head + ids
             chunks.append(chunk)
             paths.append(file.path)
+            texts.append(f"{FILE_SEP}{file.path}\n{text}")
             budget -= len(chunk)
-        return [tok for chunk in reversed(chunks) for tok in chunk], tuple(reversed(paths))
+        ids = [tok for chunk in reversed(chunks) for tok in chunk]
+        return ids, tuple(reversed(paths)), "".join(reversed(texts))

@@ -6,6 +6,7 @@ import json
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,3 +82,22 @@ def needs_sandbox() -> None:
     if os.environ.get("VETTED_REQUIRE_SANDBOX") == "1":
         pytest.fail(f"sandbox required but unavailable: {reason}")
     pytest.skip(f"sandbox unavailable here: {reason}")
+
+
+def make_adapter(folder: Path, seed: int, targets: tuple[str, ...] = ("q_proj", "v_proj"),
+                 config: dict[str, Any] | None = None) -> Path:
+    """A peft adapter for random:tiny with random (not zero) weights, so it changes outputs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from codegen.model import parse_spec, pull
+
+    torch.manual_seed(seed)
+    base: Any = AutoModelForCausalLM.from_pretrained(str(pull(parse_spec("random:tiny"))))
+    if config is not None:
+        auto: Any = AutoModelForCausalLM
+        base = auto.from_config(base.config.__class__(**config))
+    lora = LoraConfig(r=4, lora_alpha=16, target_modules=list(targets), init_lora_weights=False)
+    get_peft_model(base, lora).save_pretrained(str(folder))
+    return folder

@@ -23,4 +23,9 @@ def register(server: CompletionServer) -> None:
     @server.command(ACCEPTED_COMMAND)
     def accepted(ls: CompletionServer, *arguments: Any) -> None:
         ls.accepted += 1
+        ls.metrics.accepted.inc()
+        item = arguments[0] if arguments else None
+        item_id = getattr(item, "id", None) or (item.get("id") if isinstance(item, dict) else "")
+        if item_id and ls.settings.training.log_completions:
+            ls.completion_log.accepted(ls.workspace.root_path or "", str(item_id))
         logger.info("suggestion accepted (%d so far)", ls.accepted)

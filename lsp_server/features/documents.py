@@ -4,13 +4,14 @@ https://microsoft.github.io/language-server-protocol/specifications/lsp/3.17/spe
 
 pygls keeps the text (incremental sync); this feature keeps the order in which documents
 were opened or edited, so the prompt can show the most recently used ones to the model as
-repository context, nearest to the current file.
+repository context, nearest to the current file, and hands edits to the workspace index.
 """
 
 from __future__ import annotations
 
 from lsprotocol import types
 
+from lsp_server.jobs import relative_path
 from lsp_server.server import CompletionServer
 
 
@@ -23,7 +24,11 @@ def register(server: CompletionServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: CompletionServer, params: types.DidChangeTextDocumentParams) -> None:
-        ls.touch_document(params.text_document.uri)
+        uri = params.text_document.uri
+        ls.touch_document(uri)
+        document = ls.workspace.get_text_document(uri)
+        if (document.language_id or "python") == "python":
+            ls.workspace_index.edited(relative_path(ls, uri), document.source)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CompletionServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -29,6 +29,8 @@ def register(server: CompletionServer) -> None:
         if found is None:
             return types.InlineCompletionList(items=[])
         document, offset, result = found
+        ids = ls.log_shown(result)
         return types.InlineCompletionList(
-            items=[to_lsp_inline_item(document, c, offset) for c in result.items]
+            items=[to_lsp_inline_item(document, c, offset, i) for c, i in zip(
+                result.items, ids, strict=True)]
         )

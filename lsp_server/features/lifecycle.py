@@ -11,6 +11,7 @@ import asyncio
 import functools
 import logging
 import uuid
+from pathlib import Path
 
 from lsprotocol import types
 
@@ -18,6 +19,8 @@ from codegen.backends import RuntimeOptions
 from codegen.model import ModelError
 from codegen.remote import RemoteOptions
 from lsp_server.config import parse_settings
+from lsp_server.features.status import status_of
+from lsp_server.observability import Endpoint, explain
 from lsp_server.server import CompletionServer
 
 logger = logging.getLogger(__name__)
@@ -34,10 +37,16 @@ def register(server: CompletionServer) -> None:
     async def initialized(ls: CompletionServer, params: types.InitializedParams) -> None:
         encoding = ls.workspace.position_encoding or "utf-16"
         ls.position_encoding = getattr(encoding, "value", str(encoding))
+        if ls.settings.workspace_index:
+            ls.workspace_index.start(ls.workspace.root_path or "", lambda p: open_text(ls, p))
+        configure_observability(ls)
         await asyncio.gather(load_model(ls), report_sandbox(ls))
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CompletionServer, params: None) -> None:
+        ls.workspace_index.stop()
+        if ls.endpoint is not None:
+            ls.endpoint.stop()
         ls.service.close()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -46,10 +55,54 @@ def register(server: CompletionServer) -> None:
     ) -> None:
         before = ls.settings
         apply_settings(ls, params.settings)
+        if ls.settings.observability != before.observability:
+            configure_observability(ls)
+        if ls.settings.workspace_index != before.workspace_index:
+            if ls.settings.workspace_index:
+                ls.workspace_index.start(ls.workspace.root_path or "",
+                                         lambda p: open_text(ls, p))
+            else:
+                ls.workspace_index.stop()
         reload = ("model", "device", "dtype", "automatic_model", "speculative", "runtime",
                   "remote")
         if any(getattr(ls.settings, key) != getattr(before, key) for key in reload):
             await load_model(ls)
+
+
+def configure_observability(ls: CompletionServer) -> None:
+    """Start, move or stop the local metrics/status/explain port as the settings say."""
+    port = ls.settings.observability.port
+    if port == 0:
+        if ls.endpoint is not None:
+            ls.endpoint.stop()
+        return
+    if ls.endpoint is None:
+        ls.endpoint = Endpoint(
+            ls.metrics,
+            lambda: status_of(ls),
+            lambda: explain(ls.service.last_result, ls.settings.observability.log_prompts),
+        )
+        ls.metrics.oom.set_function(lambda: float(_out_of_memory(ls)))
+    if ls.endpoint.port == port:
+        return
+    try:
+        ls.endpoint.start(port, ls.workspace.root_path or "")
+    except OSError as exc:
+        ls.notify_user(f"vetted: cannot serve metrics on 127.0.0.1:{port}: {exc}")
+
+
+def _out_of_memory(ls: CompletionServer) -> int:
+    engines = ls.service.runtime_status().get("engines", {}).values()
+    return sum(int(engine.get("outOfMemory", 0)) for engine in engines)
+
+
+def open_text(ls: CompletionServer, relative: str) -> str | None:
+    """The unsaved text of an open document, by workspace-relative path."""
+    root = ls.workspace.root_path
+    if not root:
+        return None
+    document = ls.workspace.text_documents.get((Path(root) / relative).as_uri())
+    return document.source if document is not None else None
 
 
 def apply_settings(ls: CompletionServer, raw: object) -> None:

@@ -21,18 +21,31 @@ def register(server: CompletionServer) -> None:
 
     @server.feature(STATUS)
     def status(ls: CompletionServer, params: Any) -> dict[str, Any]:
-        service = ls.service
-        return {
-            "state": service.state.value,
-            "model": service.description,
-            "error": service.error,
-            "activeGenerations": service.active_generations,
-            "accepted": ls.accepted,
-            "positionEncoding": ls.position_encoding,
-            "settings": to_wire(ls.settings),
-            "lastRequest": summarize(service.last_result),
-            "runtime": service.runtime_status(),
-        }
+        return status_of(ls)
+
+
+def status_of(ls: CompletionServer) -> dict[str, Any]:
+    """The status answer (also served on the observability port)."""
+    service = ls.service
+    return {
+        "state": service.state.value,
+        "model": service.description,
+        "error": service.error,
+        "device": _device(service.runtime_status()),
+        "activeGenerations": service.active_generations,
+        "accepted": ls.accepted,
+        "positionEncoding": ls.position_encoding,
+        "settings": to_wire(ls.settings),
+        "lastRequest": summarize(service.last_result),
+        "recentLatenciesMs": [round(s * 1000) for s in ls.recent_latencies],
+        "indexedFiles": len(ls.workspace_index.index.paths),
+        "runtime": service.runtime_status(),
+    }
+
+
+def _device(runtime: dict[str, Any]) -> str:
+    main = runtime.get("engines", {}).get("main")
+    return str(main["device"]) if main else ""
 
 
 def summarize(result: CompletionResult | None) -> dict[str, Any] | None:
@@ -49,6 +62,7 @@ def summarize(result: CompletionResult | None) -> dict[str, Any] | None:
         },
         "shown": len(result.items),
         "discarded": len(result.discarded),
+        "adapter": result.request.adapter,
         "source": timings.source,
         "prefillMs": round(timings.prefill * 1000, 1),
         "firstTokenMs": round(timings.first_token * 1000, 1),

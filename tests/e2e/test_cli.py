@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import path_for, write_replay
+from tests.conftest import make_adapter, path_for, write_replay
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,7 @@ def test_everything_discarded_prints_no_items(tmp_path: Path) -> None:
     proc = run("complete", str(path_for("arith.py")), "--line", "2", "--character", "4",
                "--model", f"replay:{replay}", "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"items": [], "discarded": 1}
+    assert json.loads(proc.stdout) == {"items": [], "discarded": 1, "adapter": None}
 
 
 @pytest.mark.parametrize(
@@ -107,3 +107,16 @@ def test_complete_json_carries_the_embedded_test_verdicts(tmp_path: Path) -> Non
     failed = items[1]["verdicts"]["tests"]
     assert (failed["ok"], failed["passed"], failed["total"]) == (False, 1, 2)
     assert failed["detail"] == "assert clamp(5, 0, 3) == 3"
+
+
+def test_complete_with_an_adapter_names_it_and_refuses_a_damaged_one(tmp_path: Path) -> None:
+    adapter = make_adapter(tmp_path / "style", seed=1)
+    args = ("complete", str(path_for("arith.py")), "--line", "2", "--character", "4",
+            "--model", "random:tiny", "--device", "cpu", "--max-new-tokens", "4", "--json")
+    proc = run(*args, "--adapter", str(adapter))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["adapter"] == str(adapter)
+    assert json.loads(run(*args).stdout)["adapter"] is None
+    (adapter / "adapter_model.safetensors").write_bytes(b"damaged")
+    proc = run(*args, "--adapter", str(adapter))
+    assert proc.returncode == 1 and "cannot read the adapter" in proc.stderr

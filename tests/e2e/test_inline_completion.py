@@ -169,9 +169,11 @@ async def test_tiny_model_answers_through_the_real_code_path(tiny_client: Langua
 async def test_other_open_documents_become_repository_context(
     tiny_client: LanguageClient,
 ) -> None:
-    """The prompt is repository level: other open files come first, the current one last."""
+    """The prompt is repository level: other open files come first, the current one last.
+
+    The workspace index is switched off (while the server runs) so only open files count."""
     tiny_client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings={"maxNewTokens": 4})
+        types.DidChangeConfigurationParams(settings={"maxNewTokens": 4, "workspaceIndex": False})
     )
     open_document(tiny_client, uri_for("shapes.py"), path_for("shapes.py").read_text("utf-8"))
     open_document(tiny_client, ARITH_URI, ARITH)

@@ -31,9 +31,14 @@ export const SERVER_SETTINGS = [
   "testGeneration.maxNewTokens",
   "testGeneration.temperature",
   "testGeneration.python",
+  "adapters",
+  "training.logCompletions",
+  "workspaceIndex",
   "remote.apiKey",
   "remote.timeoutSeconds",
   "remote.retries",
+  "observability.port",
+  "observability.logPrompts",
   "blockedOutput",
 ] as const;
 

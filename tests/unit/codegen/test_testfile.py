@@ -11,7 +11,8 @@ from codegen.testfile import (
     module_name,
     workspace_imports,
 )
-from codegen.testgen import DeliveredTest, render_additions
+from codegen.testgen import DeliveredTest, imports_used, render_additions
+from prompts.testgen import ParsedTest
 
 
 @pytest.mark.parametrize(
@@ -105,3 +106,14 @@ def test_additions_bring_only_the_imports_the_file_lacks() -> None:
     assert render_additions(new, [test]).startswith(
         "import math\nfrom shop.pricing import discount\n\n\ndef test_b():"
     )
+
+
+def test_a_test_keeps_the_imports_that_bind_its_names() -> None:
+    # A helper of the module under test reached through a star import must still be
+    # importable from the written file (HumanEval/38: decode_cyclic tested via encode_cyclic).
+    test = ParsedTest(
+        "test_round_trip",
+        "def test_round_trip():\n    assert decode_cyclic(encode_cyclic('abc')) == 'abc'\n",
+        ("import os", "from solution import *", "from json import loads as j"),
+    )
+    assert imports_used(test) == ("from solution import *",)

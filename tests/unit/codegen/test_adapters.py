@@ -1,0 +1,123 @@
+"""LoRA adapters on the tiny random Qwen2: per request, in one batch, swapped while running."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from transformers import AutoModelForCausalLM
+
+from codegen.adapters import AdapterError, read_adapter
+from codegen.backends import TorchBackend, load_backend
+from codegen.generate import SamplingParams
+from codegen.model import parse_spec, pull
+from tests.conftest import make_adapter
+
+PROMPT = list(range(1000, 1040))
+GREEDY = SamplingParams(n=1, max_new_tokens=12)
+"""Greedy, no stop checks: exact tokens to compare (sampling is too sensitive to batching's
+last-bit differences in the logits for token-for-token equality)."""
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[TorchBackend]:
+    loaded = load_backend(parse_spec("random:tiny"), device="cpu")
+    assert isinstance(loaded, TorchBackend) and loaded.engine is not None
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("adapters")
+    return make_adapter(root / "a", seed=1), make_adapter(root / "b", seed=2)
+
+
+def run(backend: TorchBackend, adapter: str = "", params: SamplingParams = GREEDY) -> Any:
+    assert backend.engine is not None
+    ticket = backend.engine.submit(PROMPT, params, (), cancel=threading.Event(),
+                                   adapter=adapter)
+    return ticket.result(60)[0].token_ids
+
+
+def test_an_adapter_changes_the_output(backend: TorchBackend, adapters: tuple[Path, Path]) -> None:
+    base = run(backend)
+    with_a = run(backend, str(adapters[0]))
+    with_b = run(backend, str(adapters[1]))
+    assert with_a != base and with_b != base and with_a != with_b
+    assert run(backend, str(adapters[0])) == with_a  # the same adapter, the same tokens
+    assert run(backend) == base  # and the base model is untouched
+
+
+def test_requests_with_different_adapters_share_a_batch(
+    backend: TorchBackend, adapters: tuple[Path, Path]
+) -> None:
+    alone = [run(backend, a) for a in ("", str(adapters[0]), str(adapters[1]))]
+    assert backend.engine is not None
+    steps = backend.engine.stats.max_batch
+    tickets = [backend.engine.submit(PROMPT, GREEDY, (), cancel=threading.Event(), adapter=a)
+               for a in ("", str(adapters[0]), str(adapters[1]))]
+    together = [t.result(60)[0].token_ids for t in tickets]
+    assert together == alone
+    assert backend.engine.stats.max_batch >= max(steps, 3)
+
+
+def test_a_retrained_adapter_serves_the_next_request_not_the_running_one(
+    backend: TorchBackend, adapters: tuple[Path, Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "live"
+    shutil.copytree(adapters[0], folder)
+    long = SamplingParams(n=1, max_new_tokens=60)
+    expected_old = run(backend, str(adapters[0]), long)
+    expected_new = run(backend, str(adapters[1]), GREEDY)
+    assert backend.engine is not None
+    started = threading.Event()
+    running = backend.engine.submit(PROMPT, long, (), cancel=threading.Event(),
+                                    on_text=lambda i, t: started.set(), adapter=str(folder))
+    assert started.wait(30)
+    for name in ("adapter_model.safetensors", "adapter_config.json"):  # retrained in place
+        shutil.copy(adapters[1] / name, folder / name)
+    assert run(backend, str(folder)) == expected_new
+    assert running.result(60)[0].token_ids == expected_old
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("garbage", "cannot read the adapter"),
+        ("missing", "is not a LoRA adapter"),
+        ("other model", "trained for another base model"),
+    ],
+)
+def test_a_bad_adapter_is_refused_and_the_base_model_goes_on(
+    backend: TorchBackend, tmp_path: Path, damage: str, message: str
+) -> None:
+    folder = tmp_path / "bad"
+    if damage == "garbage":
+        folder.mkdir()
+        (folder / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 4}')
+        (folder / "adapter_model.safetensors").write_bytes(b"\x00not a tensor file")
+    elif damage == "other model":
+        wider = {**load_backend(parse_spec("random:tiny")).model.config.to_dict()}  # type: ignore[attr-defined]
+        wider.update(hidden_size=128, intermediate_size=256)
+        make_adapter(folder, seed=3, config=wider)
+    with pytest.raises(AdapterError, match=message):
+        backend.check_adapter(str(folder))
+    base = run(backend)
+    assert backend.engine is not None
+    with pytest.raises(AdapterError, match=message):
+        backend.engine.submit(PROMPT, GREEDY, (), cancel=threading.Event(),
+                              adapter=str(folder)).result(60)
+    assert run(backend) == base
+
+
+def test_adapter_files_are_read_with_their_scale(adapters: tuple[Path, Path]) -> None:
+    model: Any = AutoModelForCausalLM.from_pretrained(str(pull(parse_spec("random:tiny"))))
+    weights = read_adapter(str(adapters[0]), model)
+    assert weights.scale == 4.0  # lora_alpha 16 / r 4
+    assert sorted(weights.modules)[:2] == ["model.layers.0.self_attn.q_proj",
+                                           "model.layers.0.self_attn.v_proj"]
