@@ -32,7 +32,6 @@ Subset: ``sorted(random.Random(0).sample(range(1033), CASES))`` indices into the
 from __future__ import annotations
 
 import argparse
-import ast
 import gzip
 import json
 import random
@@ -42,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -56,6 +54,7 @@ from codegen.pipeline import Pipeline
 from codegen.postprocess.scope import is_single_line
 from codegen.types import CompletionRequest, Generation
 from prompts.templates import Prompt, Tokenizer
+from validators.syntax import ast_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -194,13 +193,7 @@ def normalize(program: str) -> list[str]:
 
 def parses(program: str) -> bool:
     """Tell whether `ast.parse` accepts the program."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(program)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
+    return ast_error(program) is None
 
 
 def run_tests(program: str, case: Case) -> bool:

@@ -30,7 +30,6 @@ HumanEval's hidden tests are in `vetted eval`.
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import json
 import statistics
@@ -40,7 +39,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.fim import RecordingBackend
+from bench.fim import RecordingBackend, parses
+from bench.fim import normalize as normalized
 from codegen.backends import load_backend
 from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
@@ -75,18 +75,6 @@ def source_of(name: str) -> Path:
     if module.__file__ is None:
         raise SystemExit(f"{name} is not a package with source files")
     return Path(module.__file__).parent
-
-
-def normalized(program: str) -> list[str]:
-    return [line.rstrip() for line in program.splitlines() if line.strip()]
-
-
-def parses(program: str) -> bool:
-    try:
-        ast.parse(program)
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 def complete(pipeline: Pipeline, recorder: RecordingBackend, example: Example, adapter: str,

@@ -17,9 +17,7 @@ indices tied for first place: same evidence, support and log-probability), ``ver
 
 from __future__ import annotations
 
-import ast
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,6 +30,7 @@ from validators.embedded import EmbeddedTestsValidator, probes_for
 from validators.execution import Job, Report, execute
 from validators.probes import agreement_probes, probe_of_assert
 from validators.sandbox import Sandbox
+from validators.syntax import ast_error
 
 FIELDS = frozenset({"task_id", "prompt", "entry_point", "candidates", "candidates_are", "tests"})
 """The only fields of an input line that are read."""
@@ -114,13 +113,7 @@ class RankedTask:
 
 
 def _parses(program: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(program)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
+    return ast_error(program) is None
 
 
 def generated_checks(tests: Sequence[str], entry_point: str) -> list[str]:

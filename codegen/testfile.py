@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from prompts.index import module_of
+
 TEST_DIRS = ("tests", "test")
 
 
@@ -39,12 +41,7 @@ class TestFile:
 
 def module_name(path: str) -> str:
     """Dotted import name of a workspace-relative module path (``src/`` layouts handled)."""
-    parts = list(PurePosixPath(path).with_suffix("").parts)
-    if parts and parts[0] == "src" and len(parts) > 1:
-        parts = parts[1:]
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
+    return module_of(path)
 
 
 def choose_test_file(

@@ -133,7 +133,9 @@ def train(
     auto: Any = AutoModelForCausalLM
     model = auto.from_pretrained(str(source), dtype=precision).to(target)
     if options.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        # transformers 5.x renamed it (the old name warns); both keep activations out of memory
+        enable = getattr(model, "activation_checkpointing_enable", None)
+        (enable or model.gradient_checkpointing_enable)()
         model.enable_input_require_grads()
     config = LoraConfig(task_type="CAUSAL_LM", r=options.rank, lora_alpha=options.alpha,
                         lora_dropout=options.dropout, target_modules=list(options.targets))

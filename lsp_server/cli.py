@@ -153,6 +153,9 @@ def say(message: str) -> None:
     print(f"vetted: {message}", file=sys.stderr, flush=True)
 
 
+SWITCH_INTERVAL_S = 0.0005
+
+
 def serve(args: argparse.Namespace) -> None:
     """Run the language server until the client exits."""
     from codegen.service import CompletionService
@@ -160,6 +163,9 @@ def serve(args: argparse.Namespace) -> None:
     from lsp_server.server import create_server
     from validators import create_validators
 
+    # The decode thread runs Python between its kernels; at the default 5 ms switch interval
+    # the event loop could wait that long for the GIL on every message it handles.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     settings = Settings(model=args.model, device=args.device or "auto", dtype=args.dtype or "auto")
     service = CompletionService(validators=create_validators())
     server = create_server(settings, service, exclude=args.exclude)

@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 
 import tree_sitter
 
-from validators.syntax import python_parser
+from validators.syntax import parse_python, python_parser
 
 MAX_FILE_BYTES = 1024 * 1024
 """Larger files are not indexed (generated code, data in a .py file)."""
@@ -73,10 +73,17 @@ class FileOutline:
         return "".join(parts)
 
 
-def outline(path: str, text: str) -> FileOutline:
-    """Read a file's definitions and imports; never raises on broken code."""
+def outline(path: str, text: str, *, incremental: bool = False) -> FileOutline:
+    """Read a file's definitions and imports; never raises on broken code.
+
+    `incremental`: parse from a recent tree of a nearly equal text (the document being
+    edited, which the syntax validator parses too), not from scratch.
+    """
     data = text.encode("utf-8", "surrogatepass")
-    tree = python_parser().parse(data)
+    try:
+        tree = parse_python(text) if incremental else python_parser().parse(data)
+    except UnicodeEncodeError:  # a lone surrogate: parse what the bytes say
+        tree = python_parser().parse(data)
     definitions: list[Definition] = []
     imports: list[str] = []
     for node in tree.root_node.children:
@@ -240,7 +247,7 @@ def related_files(
     files the current file imports (whole when small, else stubs), and the definitions of
     the names used near the cursor (stubs). A file appears once, at its most relevant place.
     """
-    current = outline(path, text)
+    current = outline(path, text, incremental=True)
     defined = {d.name for d in current.definitions}
     line = text.count("\n", 0, offset)
     lines = text.splitlines()
