@@ -22,6 +22,7 @@ reject (the hidden tests only label the samples; the generator never sees them).
 from __future__ import annotations
 
 import argparse
+import ast
 import gzip
 import json
 import statistics
@@ -135,6 +136,34 @@ def _valid(result: TestGenResult, text: str, sandbox: Sandbox) -> int:
     return sum(o.passed for o in run_tests(sandbox, module, tests, runs=1))
 
 
+def _split_imports(statements: Sequence[str], module: str) -> tuple[list[str], list[str]]:
+    """(imports to keep, names bound to `module` itself) of the delivered tests' imports.
+
+    A wrong sample defines the module's names itself: importing them from the (absent)
+    module under test would fail to load every sample and count it as caught. So ``from
+    module import ...`` goes, and ``import module [as name]`` becomes `name` bound to the
+    sample's own namespace.
+    """
+    kept: list[str] = []
+    aliases: list[str] = []
+    for statement in dict.fromkeys(statements):
+        try:
+            nodes = ast.parse(statement).body
+        except SyntaxError:
+            kept.append(statement)
+            continue
+        if any(isinstance(n, ast.ImportFrom) and n.level == 0 and n.module == module
+               for n in nodes):
+            continue
+        own = [a.asname or a.name for n in nodes if isinstance(n, ast.Import)
+               for a in n.names if a.name == module]
+        if own:
+            aliases += own
+            continue
+        kept.append(statement)
+    return kept, aliases
+
+
 def _rejections(case: Case, result: TestGenResult, sandbox: Sandbox) -> tuple[int, int]:
     """(wrong samples, wrong samples some delivered test fails) of the recorded solutions."""
     programs = list(dict.fromkeys(case.codet_prompt + s for s in case.samples))
@@ -147,8 +176,11 @@ def _rejections(case: Case, result: TestGenResult, sandbox: Sandbox) -> tuple[in
     if not result.delivered or not wrong:
         return total_wrong, 0
     checks = tuple(f"{t.source}\n{t.name}()" for t in result.delivered)
-    imports = "\n".join(dict.fromkeys(i for t in result.delivered for i in t.imports))
-    job = Job(tuple(f"{imports}\n{p}" for p in wrong), checks=checks, call_timeout=5.0,
+    kept, aliases = _split_imports([i for t in result.delivered for i in t.imports], "solution")
+    imports = "\n".join(kept)
+    bind = "".join(f"\n{name} = __import__('types').SimpleNamespace(**globals())"
+                   for name in aliases)
+    job = Job(tuple(f"{imports}\n{p}{bind}" for p in wrong), checks=checks, call_timeout=5.0,
               budget=20.0)
     outcome = execute(sandbox, job)
     caught = sum(
