@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from validators._sandbox_command import (
+    HIDDEN_DIRS,
     PROGRAM_NAME,
     WORK_DIR,
     Identity,
@@ -414,8 +415,13 @@ HOSTILE = [
     # The root is read-only, beyond the private /tmp.
     pytest.param("open('/var/vetted-pwned', 'w')", Outcome.FAILED, "Read-only", id="write-var"),
     pytest.param("open('/etc/vetted-pwned', 'w')", Outcome.FAILED, "Read-only", id="write-etc"),
+    # A checkout under the private /tmp or a hidden home is not there at all.
     pytest.param(
-        f"open({str(REPO / 'vetted-pwned')!r}, 'w')", Outcome.FAILED, "Read-only", id="write-repo"
+        f"open({str(REPO / 'vetted-pwned')!r}, 'w')",
+        Outcome.FAILED,
+        "No such file or directory" if any(
+            REPO.is_relative_to(d) for d in ("/tmp", *HIDDEN_DIRS)) else "Read-only",
+        id="write-repo",
     ),
     # The homes are empty and read-only: no keys to read, nothing to plant.
     pytest.param(
