@@ -28,6 +28,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from codegen.device import gpu_memory_allocated
 from codegen.model import default_cache_dir
 from codegen.types import Candidate, CompletionResult
 
@@ -61,7 +62,7 @@ class Metrics:
         self.accepted = Counter("vetted_accepted", "Suggestions accepted", registry=r)
         self.gpu_memory = Gauge("vetted_gpu_memory_bytes", "GPU memory allocated by torch",
                                 registry=r)
-        self.gpu_memory.set_function(_gpu_memory)
+        self.gpu_memory.set_function(gpu_memory_allocated)
         self.oom = Gauge("vetted_out_of_memory", "Model steps that ran out of memory",
                          registry=r)
 
@@ -93,15 +94,6 @@ class Metrics:
         """The metrics in Prometheus text format."""
         data: bytes = generate_latest(self.registry)
         return data
-
-
-def _gpu_memory() -> float:
-    try:
-        import torch
-
-        return float(torch.cuda.memory_allocated()) if torch.cuda.is_available() else 0.0
-    except Exception:  # noqa: BLE001 - a gauge must not fail the scrape
-        return 0.0
 
 
 def _suppressed_reason(result: CompletionResult) -> str:
