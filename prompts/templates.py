@@ -169,7 +169,13 @@ def keep_head(tokenizer: Tokenizer, text: str, budget: int) -> tuple[str, list[i
 
     Blank lines go with the line before them.
     """
-    chunks, ids = _chunked(tokenizer, text)
+    return _head_of(*_chunked(tokenizer, text), budget)
+
+
+def _head_of(
+    chunks: Sequence[str], ids: Sequence[tuple[int, ...]], budget: int
+) -> tuple[str, list[int]]:
+    """`keep_head` over a text already split into chunks and encoded."""
     count, used = 0, 0
     while count < len(chunks) and used + len(ids[count]) <= budget:
         used += len(ids[count])
@@ -231,8 +237,11 @@ class FimTemplate:
             raise ValueError(f"max_prompt_tokens={self.max_prompt_tokens} leaves no room for text")
         file_budget = available - int(available * self.context_share) if repo_level else available
 
-        suffix_total = sum(map(len, encode_document(tokenizer, suffix)))
-        suffix_text, suffix_ids = keep_head(tokenizer, suffix, int(file_budget * self.suffix_share))
+        suffix_chunks, suffix_chunk_ids = _chunked(tokenizer, suffix)  # once for all three uses
+        suffix_total = sum(map(len, suffix_chunk_ids))
+        suffix_text, suffix_ids = _head_of(
+            suffix_chunks, suffix_chunk_ids, int(file_budget * self.suffix_share)
+        )
         prefix_text, prefix_ids = keep_tail(
             tokenizer, prefix, file_budget - len(suffix_ids), self.prefix_stride
         )
@@ -240,7 +249,7 @@ class FimTemplate:
             # Prefix did not use its share: give the rest back to the suffix.
             spare = max(file_budget - len(prefix_ids), len(suffix_ids))
             cap = max(self.max_suffix_tokens, len(suffix_ids))
-            suffix_text, suffix_ids = keep_head(tokenizer, suffix, min(spare, cap))
+            suffix_text, suffix_ids = _head_of(suffix_chunks, suffix_chunk_ids, min(spare, cap))
 
         room = available - len(prefix_ids) - len(suffix_ids)
         quantum = self.context_quantum if room >= 4 * self.context_quantum else 1
