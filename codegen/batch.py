@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +28,6 @@ from typing import Any, TextIO
 
 from codegen.pipeline import Pipeline
 from codegen.types import Candidate, CompletionRequest, CompletionResult
-
-FIELDS = ("id", "prompt", "prefix", "suffix", "n", "max_new_tokens", "temperature", "tests",
-          "language")
 
 
 class BadRecord(ValueError):
@@ -47,6 +44,8 @@ class BatchItem:
     """The record's id, or ``line:N`` when it has none."""
     request: CompletionRequest | None
     error: str = ""
+    raw_id: str | int | None = None
+    """The id exactly as the input wrote it (``"7"`` and ``7`` stay apart), None when absent."""
 
 
 def parse_record(text: str, line: int, defaults: Mapping[str, Any]) -> BatchItem:
@@ -57,13 +56,13 @@ def parse_record(text: str, line: int, defaults: Mapping[str, Any]) -> BatchItem
         return BatchItem(line, f"line:{line}", None, f"not JSON: {exc}")
     if not isinstance(record, dict):
         return BatchItem(line, f"line:{line}", None, "a record must be a JSON object")
-    raw_id = record.get("id")
-    key = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else (
-        f"line:{line}")
+    raw = record.get("id")
+    raw_id = raw if isinstance(raw, str | int) and not isinstance(raw, bool) else None
+    key = _record_key({"id": raw_id, "line": line})
     try:
-        return BatchItem(line, key, request_of(record, defaults))
+        return BatchItem(line, key, request_of(record, defaults), raw_id=raw_id)
     except (BadRecord, ValueError, TypeError) as exc:
-        return BatchItem(line, key, None, str(exc))
+        return BatchItem(line, key, None, str(exc), raw_id=raw_id)
 
 
 def request_of(record: Mapping[str, Any], defaults: Mapping[str, Any]) -> CompletionRequest:
@@ -189,7 +188,6 @@ def run_batch(
     workers: int,
     stop: threading.Event,
     progress: Progress | None = None,
-    on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> Progress:
     """Run every request not in `skip`, writing records in input order; return the counts.
 
@@ -222,8 +220,6 @@ def run_batch(
             counts.done += 1
             counts.errors += "error" in record
             counts.tokens += int(record.get("timings", {}).get("generated_tokens", 0))
-            if on_record is not None:
-                on_record(record)
     return counts
 
 
@@ -239,16 +235,15 @@ def _complete(pipeline: Pipeline, item: BatchItem, stop: threading.Event) -> dic
     return result_record(_original_id(item), result)
 
 
-def _original_id(item: BatchItem) -> object:
-    """The id as the input wrote it (an integer stays an integer)."""
-    return int(item.key) if item.key.lstrip("-").isdigit() else item.key
+def _original_id(item: BatchItem) -> str | int:
+    """The id as the input wrote it, or the ``line:N`` key of a record without one."""
+    return item.key if item.raw_id is None else item.raw_id
 
 
 def _error(item: BatchItem, seen: set[str]) -> dict[str, Any]:
     why = item.error or f"repeats id {item.key!r} of an earlier line"
-    raw_id = None if item.key.startswith("line:") else _original_id(item)
-    record: dict[str, Any] = {"id": raw_id, "line": item.line, "error": why}
-    if raw_id is None:
+    record: dict[str, Any] = {"id": item.raw_id, "line": item.line, "error": why}
+    if item.raw_id is None:
         record["key"] = item.key
     return record
 

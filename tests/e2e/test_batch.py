@@ -47,6 +47,7 @@ def test_malformed_lines_become_error_records_and_every_id_comes_out_once(
         json.dumps({"id": "big", "prompt": "x", "n": "four"}),
         "",
         json.dumps({"id": "last", "prompt": "def sub(a, b):\n    ", "language": "rust"}),
+        json.dumps({"id": "007", "prompt": "def sub(a, b):\n    "}),  # a string id stays one
     ]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     run = vetted("batch", "in.jsonl", "-o", "out.jsonl", "--model", f"replay:{replay}",
@@ -56,7 +57,7 @@ def test_malformed_lines_become_error_records_and_every_id_comes_out_once(
     # In input order, one record per line with content, errors naming their line.
     assert [(r.get("id"), r.get("line"), "error" in r) for r in out] == [
         ("sub", None, False), (None, 2, True), (7, None, False), (None, 4, True),
-        ("sub", 5, True), ("big", 6, True), ("last", 8, True),
+        ("sub", 5, True), ("big", 6, True), ("last", 8, True), ("007", None, False),
     ]
     assert out[0]["completions"][0]["text"] == "return a - b"
     assert out[0]["completions"][0]["verdicts"]["syntax"]["ok"] is True
