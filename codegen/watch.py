@@ -67,7 +67,7 @@ class WorkspaceWatcher:
     def _scan(self) -> None:
         try:
             for path in self._files():
-                self._index(path)
+                self._index(path, changed=False)
             observer = Observer()
             observer.schedule(_Handler(self), str(self.root), recursive=True)
             observer.daemon = True
@@ -102,13 +102,15 @@ class WorkspaceWatcher:
         text = relative.as_posix() + ("/" if folder else "")
         return bool(self._ignore and self._ignore.match_file(text))
 
-    def _index(self, path: Path) -> None:
+    def _index(self, path: Path, *, changed: bool = True) -> None:
         relative = path.relative_to(self.root).as_posix()
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 self.index.remove(relative)
                 return
-            self.index.update(relative, path.read_text(encoding="utf-8", errors="replace"))
+            self.index.update(
+                relative, path.read_text(encoding="utf-8", errors="replace"), changed=changed
+            )
         except OSError:
             self.index.remove(relative)  # gone or unreadable: nothing to show of it
 

@@ -14,7 +14,7 @@ import builtins
 import keyword
 import re
 import threading
-import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -165,20 +165,34 @@ class WorkspaceIndex:
     def __init__(self) -> None:
         """An empty index."""
         self._files: dict[str, FileOutline] = {}
-        self._changed: dict[str, float] = {}
+        self._seq: dict[str, int] = {}
+        """Order of first indexing, the order `definitions` reports files in."""
+        self._next_seq = 0
+        self._changed: OrderedDict[str, None] = OrderedDict()
+        """Files changed since the index was built, the last changed last."""
         self._by_module: dict[str, str] = {}
+        self._by_name: dict[str, set[str]] = {}
+        """Files with a top-level definition of each name."""
         self._lock = threading.Lock()
         self.version = 0
         """Bumped on every change (tests wait on it)."""
         self.text_of: Callable[[str], str | None] | None = None
         """Reads a file's current text (the watcher sets it), for small imported files."""
 
-    def update(self, path: str, text: str) -> None:
-        """Index (or re-index) one file from its text."""
+    def update(self, path: str, text: str, *, changed: bool = True) -> None:
+        """Index (or re-index) one file from its text; `changed` False while first scanning."""
         found = outline(path, text)
         with self._lock:
+            self._forget_names(path)
             self._files[path] = found
-            self._changed[path] = time.monotonic()
+            if path not in self._seq:
+                self._seq[path] = self._next_seq
+                self._next_seq += 1
+            for name in _top_level_names(found):
+                self._by_name.setdefault(name, set()).add(path)
+            if changed:
+                self._changed[path] = None
+                self._changed.move_to_end(path)
             self._by_module[module_of(path)] = path
             self.version += 1
 
@@ -187,11 +201,25 @@ class WorkspaceIndex:
         with self._lock:
             gone = [p for p in self._files if p == path or p.startswith(path.rstrip("/") + "/")]
             for item in gone:
+                self._forget_names(item)
                 del self._files[item]
+                del self._seq[item]
                 self._changed.pop(item, None)
                 if self._by_module.get(module_of(item)) == item:
                     del self._by_module[module_of(item)]
             self.version += 1
+
+    def _forget_names(self, path: str) -> None:
+        """Drop a file's names from the name lookup (the lock is held)."""
+        old = self._files.get(path)
+        if old is None:
+            return
+        for name in _top_level_names(old):
+            paths = self._by_name.get(name)
+            if paths is not None:
+                paths.discard(path)
+                if not paths:
+                    del self._by_name[name]
 
     def get(self, path: str) -> FileOutline | None:
         """The outline of one file."""
@@ -213,21 +241,27 @@ class WorkspaceIndex:
         """(path, name) of the top-level definitions of `names`, outside `exclude`."""
         wanted = set(names)
         with self._lock:
-            files = list(self._files.values())
-        found = []
-        for file in files:
-            if file.path == exclude:
-                continue
-            for definition in file.definitions:
-                if definition.name in wanted and "." not in definition.qualname:
-                    found.append((file.path, definition.name))
-        return found
+            paths = {p for name in wanted for p in self._by_name.get(name, ())}
+            paths.discard(exclude)
+            files = [self._files[p] for p in sorted(paths, key=self._seq.__getitem__)]
+        return [(file.path, name) for file in files for name in _top_level_names(file)
+                if name in wanted]
 
     def recent(self, count: int, exclude: Sequence[str] = ()) -> list[str]:
         """The files changed last, most recent first."""
+        found: list[str] = []
         with self._lock:
-            order = sorted(self._changed, key=self._changed.__getitem__, reverse=True)
-        return [p for p in order if p not in exclude][:count]
+            for path in reversed(self._changed):
+                if len(found) == count:
+                    break
+                if path not in exclude:
+                    found.append(path)
+        return found
+
+
+def _top_level_names(file: FileOutline) -> list[str]:
+    """Names of a file's top-level definitions, in file order."""
+    return [d.name for d in file.definitions if "." not in d.qualname]
 
 
 _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")

@@ -97,11 +97,15 @@ def test_the_watcher_follows_files_created_edited_moved_and_deleted(tmp_path: Pa
     try:
         assert watcher.ready.wait(10)
         assert index.paths == ["app/core.py"]
+        assert index.recent(3) == []  # the first scan changed nothing
         (tmp_path / "app" / "new.py").write_text("def fresh() -> int:\n    return 1\n")
         wait(lambda: index.get("app/new.py") is not None)
+        assert index.recent(3) == ["app/new.py"]
         (tmp_path / "app" / "new.py").write_text("def renamed_def() -> int:\n    return 1\n")
         wait(lambda: [d.name for d in getattr(index.get("app/new.py"), "definitions", ())]
              == ["renamed_def"])
+        assert index.definitions(["fresh", "renamed_def", "run"]) == [
+            ("app/core.py", "run"), ("app/new.py", "renamed_def")]
         os.rename(tmp_path / "app" / "new.py", tmp_path / "app" / "moved.py")
         wait(lambda: index.get("app/new.py") is None and index.get("app/moved.py") is not None)
         (tmp_path / "app" / "moved.py").unlink()
