@@ -126,7 +126,7 @@ class LoraLinear(torch.nn.Module):
             if len(rows) == x.shape[0]:
                 y = y + scale * ((x @ down.T) @ up.T)
                 continue
-            index = torch.tensor(rows, device=x.device)
+            index = self._bank.row_index(slot, x.device)
             part = x.index_select(0, index)
             y = y.index_add(0, index, scale * ((part @ down.T) @ up.T))
         return y
@@ -144,8 +144,26 @@ class AdapterBank:
         self._busy: dict[int, int] = {}
         self._wrapped: set[str] = set()
         self._lock = threading.Lock()
-        self.rows: Mapping[int, Sequence[int]] | None = None
+        self._rows: Mapping[int, Sequence[int]] | None = None
+        self._row_index: dict[int, torch.Tensor] = {}
+
+    @property
+    def rows(self) -> Mapping[int, Sequence[int]] | None:
         """Slot → batch rows for the forward about to run (set by the engine thread)."""
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: Mapping[int, Sequence[int]] | None) -> None:
+        self._rows = rows
+        self._row_index = {}
+
+    def row_index(self, slot: int, device: torch.device) -> torch.Tensor:
+        """The rows of `slot` as an index tensor, made once per forward (not per projection)."""
+        index = self._row_index.get(slot)
+        if index is None or index.device != device:
+            assert self._rows is not None
+            index = self._row_index[slot] = torch.tensor(self._rows[slot], device=device)
+        return index
 
     @property
     def loaded(self) -> list[str]:
