@@ -39,11 +39,6 @@ class TestFile:
     """How a test names the function: `clamp`, `util.clamp`, `Stack` (for `Stack.push`)."""
 
 
-def module_name(path: str) -> str:
-    """Dotted import name of a workspace-relative module path (``src/`` layouts handled)."""
-    return module_of(path)
-
-
 def choose_test_file(
     module_path: str, qualname: str, files: Mapping[str, str], directories: frozenset[str]
 ) -> TestFile:
@@ -53,7 +48,7 @@ def choose_test_file(
     holds the workspace's top-level folder names.
     """
     stem = PurePosixPath(module_path).stem
-    dotted = module_name(module_path)
+    dotted = module_of(module_path)
     top = qualname.split(".", 1)[0]
     names = {f"test_{stem}.py", f"{stem}_test.py"}
     matches = sorted(p for p in files if PurePosixPath(p).name in names)
@@ -141,7 +136,7 @@ def workspace_imports(root: str, module_path: str, text: str) -> dict[str, str]:
         return {}
     bases = [Path(root), Path(root) / "src"]
     found: dict[str, str] = {}
-    name = module_name(module_path)
+    name = module_of(module_path)
     queue = [(name, text, _is_package(module_path))]
     seen = {name}
     size = 0

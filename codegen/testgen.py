@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 from codegen.backends import Backend
 from codegen.generate import SamplingParams
-from codegen.testfile import TestFile, choose_test_file, existing_test_names, module_name
-from prompts.context import Example, FunctionContext, function_context
+from codegen.testfile import TestFile, choose_test_file, existing_test_names
+from prompts.context import Example, FunctionContext, function_context, normal_source
+from prompts.index import module_of
 from prompts.testgen import (
     ParsedTest,
     TestTask,
@@ -171,7 +172,7 @@ def generate_tests(
     test_file = choose_test_file(
         request.path, context.qualname, request.test_files, request.directories
     )
-    module = ModuleUnderTest(module_name(request.path), request.text, dict(request.module_files))
+    module = ModuleUnderTest(module_of(request.path), request.text, dict(request.module_files))
     shape = function_shape(request.text, _def_line(request.text, context), context.end_line)
     report(f"running the existing tests of {context.qualname}", 5)
     try:
@@ -393,16 +394,9 @@ def _example_pairs(context: FunctionContext) -> dict[tuple[str, str], str]:
     pairs = {}
     for example in context.examples:
         if example.expected is not None:
-            key = (_normal(example.call), _normal(example.expected))
+            key = (normal_source(example.call), normal_source(example.expected))
             pairs[key] = shown_example(example)
     return pairs
-
-
-def _normal(source: str) -> str:
-    try:
-        return ast.unparse(ast.parse(source, mode="eval"))
-    except (SyntaxError, ValueError):
-        return " ".join(source.split())
 
 
 def _bug(
@@ -413,7 +407,7 @@ def _bug(
 ) -> SuspectedBug | None:
     """A failing test asserting a docstring example that the code fails too."""
     for call, expected in asserted_calls(test.function):
-        example = examples.get((_normal(call), _normal(expected)))
+        example = examples.get((normal_source(call), normal_source(expected)))
         if example is not None and example in failing_examples:
             return SuspectedBug(test.name, test.function, example, outcome.error)
     return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
+from typing import overload
 
 from prompts._doctests import doctest_examples
 from prompts._informal import informal_examples
@@ -70,8 +71,8 @@ def docstring_examples(
     seen: set[tuple[object, ...]] = set()
     kept: list[Example] = []
     for example in found:
-        expected = _normal(example.expected)
-        key = (_normal(example.call), expected, example.raises, example.output, example.setup)
+        expected = normal_source(example.expected)
+        key = (normal_source(example.call), expected, example.raises, example.output, example.setup)
         if key not in seen:
             seen.add(key)
             kept.append(example)
@@ -129,7 +130,11 @@ def render_checks(context: FunctionContext) -> tuple[Check, ...]:
     return tuple(checks)
 
 
-def _normal(source: str | None) -> str | None:
+@overload
+def normal_source(source: str) -> str: ...
+@overload
+def normal_source(source: None) -> None: ...
+def normal_source(source: str | None) -> str | None:
     """Source with formatting differences removed, for spotting repeats."""
     if source is None:
         return None

@@ -8,10 +8,10 @@ from codegen.testfile import (
     TestFile,
     choose_test_file,
     existing_test_names,
-    module_name,
     workspace_imports,
 )
 from codegen.testgen import DeliveredTest, imports_used, render_additions
+from prompts.index import module_of
 from prompts.testgen import ParsedTest
 
 
@@ -25,7 +25,7 @@ from prompts.testgen import ParsedTest
     ],
 )
 def test_module_name(path: str, expected: str) -> None:
-    assert module_name(path) == expected
+    assert module_of(path) == expected
 
 
 @pytest.mark.parametrize(
