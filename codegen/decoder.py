@@ -28,14 +28,12 @@ class Decoder:
         self,
         forward: SlotModel,
         cache: SlotCache,
-        staging: SlotCache,
         adapters: AdapterBank,
         graphs: Graphs | None,
     ) -> None:
-        """Share the engine's model, caches, adapters and graphs."""
+        """Share the engine's model, cache, adapters and graphs."""
         self.forward = forward
         self.cache = cache
-        self.staging = staging
         self.adapters = adapters
         self.graphs = graphs
         self.device = forward.device

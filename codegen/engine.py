@@ -82,7 +82,7 @@ class Engine:
         self._margin = PREFILL_CHUNKS[-1] + speculate_tokens + 1
         """Positions past a sequence's end that prefill padding or a speculation may write."""
         self.graphs = Graphs(self.forward, compile_backend, slots) if compiled else None
-        self.decoder = Decoder(self.forward, self.cache, self.staging, self.adapters, self.graphs)
+        self.decoder = Decoder(self.forward, self.cache, self.adapters, self.graphs)
         self._free = list(range(slots))
         heapq.heapify(self._free)
         self._pending: deque[Job] = deque()

@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -118,9 +117,10 @@ def _run(args: argparse.Namespace, lines: list[str], output: Path) -> int:
     try:
         with output.open("a", encoding="utf-8") as handle:
             worker = threading.Thread(
-                target=_work,
-                args=(pipeline, lines, handle, skip, defaults, _workers(args, backend), stop,
-                      counts),
+                target=batch.run_batch,
+                args=(pipeline, lines, handle),
+                kwargs={"skip": skip, "defaults": defaults, "workers": _workers(args, backend),
+                        "stop": stop, "progress": counts},
                 daemon=True,
             )
             worker.start()
@@ -138,13 +138,6 @@ def _run(args: argparse.Namespace, lines: list[str], output: Path) -> int:
         print(f"vetted: {counts.done} records ({counts.errors} errors, {counts.skipped} done "
               f"before) in {output}", file=sys.stderr)
     return 0
-
-
-def _work(pipeline: Pipeline, lines: list[str], handle: Any, skip: set[str],
-          defaults: dict[str, Any], workers: int, stop: threading.Event,
-          counts: batch.Progress) -> None:
-    batch.run_batch(pipeline, lines, handle, skip=skip, defaults=defaults, workers=workers,
-                    stop=stop, progress=counts)
 
 
 def _workers(args: argparse.Namespace, backend: Backend) -> int:
