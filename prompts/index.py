@@ -226,6 +226,11 @@ class WorkspaceIndex:
         with self._lock:
             return self._files.get(path)
 
+    def __len__(self) -> int:
+        """How many files are indexed."""
+        with self._lock:
+            return len(self._files)
+
     @property
     def paths(self) -> list[str]:
         """Every indexed file."""

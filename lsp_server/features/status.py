@@ -38,7 +38,7 @@ def status_of(ls: CompletionServer) -> dict[str, Any]:
         "settings": to_wire(ls.settings),
         "lastRequest": summarize(service.last_result),
         "recentLatenciesMs": [round(s * 1000) for s in ls.recent_latencies],
-        "indexedFiles": len(ls.workspace_index.index.paths),
+        "indexedFiles": len(ls.workspace_index.index),
         "runtime": service.runtime_status(),
     }
 
