@@ -150,7 +150,10 @@ def run_shape(
     capacity = args.prompt_tokens + args.new_tokens + 1024
     engine = Engine(model, lambda tokens: "", slots=args.streams, capacity=capacity,
                     compiled=not args.eager)
-    while engine.graphs is not None and not engine.graphs.ready:
+    warm = SamplingParams(n=1, max_new_tokens=args.new_tokens)
+    engine.submit(prompts(1, args.prompt_tokens, seed=9)[0], warm, (),
+                  cancel=threading.Event()).result()
+    while engine.graphs is not None and engine.graphs.building:
         time.sleep(0.5)
     result["warm_up_s"] = round(time.perf_counter() - started, 1)
     result["compiled"] = engine.graphs is not None and engine.graphs.enabled

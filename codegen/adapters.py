@@ -2,17 +2,17 @@
 
 An adapter is what `vetted train lora` (peft) saves: ``adapter_config.json`` and
 ``adapter_model.safetensors`` with a low-rank pair (A [r, in], B [out, r]) per target
-projection. `AdapterBank` loads adapters into numbered slots and wraps each target
-projection of the model in a `LoraLinear` that adds ``scale · x Aᵀ Bᵀ`` to exactly the batch
-rows whose sequence asked for that slot. So one decode step can carry sequences of several
-workspaces with different adapters and of none; no weights are merged or unmerged between
-requests, the base model is loaded once, and a new adapter (or a retrained one) takes
-effect for the next request. An adapter that does not fit the model (another base model, a
-damaged file) is refused with the reason; the base model goes on serving.
+projection. `AdapterBank` loads adapters into numbered slots; the slot forward
+(`codegen.forward`) asks it, after each projection, to add ``scale · x Aᵀ Bᵀ`` to exactly
+the batch rows whose sequence asked for that slot. So one decode step can carry sequences
+of several workspaces with different adapters and of none; no weights are merged or
+unmerged between requests, the base model is loaded once (quantized or not: the low-rank
+update stays in the model's precision), and a new adapter (or a retrained one) takes
+effect for the next request. An adapter that does not fit the model (another base model,
+a damaged file) is refused with the reason; the base model goes on serving.
 
 peft's own multi-adapter inference runs through its model wrapper's forward, which the
-engine's slot forward (`codegen.forward`) does not use; this is the same computation on
-the same saved format.
+engine's slot forward does not use; this is the same computation on the same saved format.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -101,50 +100,20 @@ def read_adapter(path: str, model: torch.nn.Module) -> LoraWeights:
     return LoraWeights(str(folder), scale, modules, weights_file.stat().st_mtime)
 
 
-class LoraLinear(torch.nn.Module):
-    """A projection plus the low-rank updates of the adapters its batch rows use."""
-
-    def __init__(self, base: torch.nn.Linear, bank: AdapterBank, name: str) -> None:
-        """Wrap `base`; the bank tells which rows use which adapter."""
-        super().__init__()
-        self.base = base
-        self._bank = bank
-        self._name = name
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``base(x)``, then each adapter's update on its rows; x is [B, T, in]."""
-        y: torch.Tensor = self.base(x)
-        groups = self._bank.rows
-        if not groups:
-            return y
-        for slot, rows in groups.items():
-            pair = self._bank.pair(slot, self._name)
-            if pair is None:
-                continue
-            down, up = pair
-            scale = self._bank.scale(slot)
-            if len(rows) == x.shape[0]:
-                y = y + scale * ((x @ down.T) @ up.T)
-                continue
-            index = self._bank.row_index(slot, x.device)
-            part = x.index_select(0, index)
-            y = y.index_add(0, index, scale * ((part @ down.T) @ up.T))
-        return y
-
-
 class AdapterBank:
     """The adapters loaded into one model, by slot, and which rows use them right now."""
 
     def __init__(self, model: torch.nn.Module) -> None:
-        """Nothing is wrapped until the first adapter is loaded."""
+        """No adapter is loaded yet."""
         self.model = model
         self._slots: dict[str, tuple[int, LoraWeights]] = {}
         self._by_slot: dict[int, LoraWeights] = {}
         self._order: list[str] = []
         self._busy: dict[int, int] = {}
-        self._wrapped: set[str] = set()
         self._lock = threading.Lock()
         self._rows: Mapping[int, Sequence[int]] | None = None
+        self.batch = 0
+        """Rows of the forward about to run (set with `rows`)."""
         self._row_index: dict[int, torch.Tensor] = {}
 
     @property
@@ -185,7 +154,6 @@ class AdapterBank:
                 slot = self._free_slot(folder)
                 self._slots[folder] = (slot, weights)
                 self._by_slot[slot] = weights
-                self._wrap(weights)
             logger.info("adapter %s loaded in slot %d", folder, slot)
         with self._lock:
             slot = self._slots[folder][0]
@@ -235,13 +203,34 @@ class AdapterBank:
             raise AdapterError(f"more than {MAX_ADAPTERS} adapters are in use at once")
         return next(i for i in range(len(used) + 1) if i not in used)
 
-    def _wrap(self, weights: LoraWeights) -> None:
-        """Put a `LoraLinear` around every module the adapter changes (once per module)."""
-        for name in weights.modules:
-            if name in self._wrapped:
-                continue
-            parent_name, _, attribute = name.rpartition(".")
-            parent: Any = self.model.get_submodule(parent_name)
-            base = getattr(parent, attribute)
-            setattr(parent, attribute, LoraLinear(base, self, name))
-            self._wrapped.add(name)
+    def add_updates(
+        self,
+        names: Sequence[str],
+        columns: Sequence[tuple[int, int]],
+        x: torch.Tensor,
+        y: torch.Tensor,
+    ) -> torch.Tensor:
+        """Add each adapter's update to its rows of a (fused) projection's output y.
+
+        x [M, K] is the projection's input and y [M, N] its output, whose columns
+        `columns[i]` belong to the module `names[i]`. M is the batch rows times the tokens
+        per row; a slot serves a subset of the rows only when decoding (one token per row).
+        """
+        groups = self._rows
+        assert groups is not None
+        for slot, rows in groups.items():
+            scale = self._by_slot[slot].scale
+            every = len(rows) == self.batch
+            assert every or x.shape[0] == self.batch, "a subset of rows with one token each"
+            for name, (start, end) in zip(names, columns, strict=True):
+                pair = self.pair(slot, name)
+                if pair is None:
+                    continue
+                down, up = pair
+                if every:
+                    y[:, start:end] += scale * ((x @ down.T) @ up.T)
+                    continue
+                index = self.row_index(slot, x.device)
+                update = scale * ((x.index_select(0, index) @ down.T) @ up.T)
+                y[:, start:end] = y[:, start:end].index_add(0, index, update)
+        return y

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from codegen.adapters import AdapterError, read_adapter
+from codegen.compute import on_compute
 from codegen.engine import Engine
 from codegen.forward import UnsupportedModel
 from codegen.generate import OnText, SamplingParams, generate
-from codegen.model import ModelError, ModelSpec, pull
+from codegen.model import PYPI_MODELS, ModelError, ModelSpec, default_cache_dir, pull
+from codegen.quant import MODES as QUANTIZE_MODES
 from codegen.remote import RemoteBackend, RemoteOptions
 from codegen.sequences import Timing
 from codegen.stopping import (
@@ -105,10 +107,12 @@ class HFTokenizer:
 
 @dataclass(frozen=True)
 class RuntimeOptions:
-    """How a local model runs: slots, compiled graphs, prefix reuse, speculation."""
+    """How a local model runs: weights, slots, compiled steps, prefix reuse, speculation."""
 
     compile: str = "auto"
     """"auto" (compiled decoding with CUDA graphs on GPUs, eager on CPUs), "on" or "off"."""
+    quantize: str = "auto"
+    """Decoding weights: "auto" (int4 on a CPU, off on a GPU), "int4", "int8" or "off"."""
     slots: int = 0
     """Sequences decoded together at most; 0 picks 64 on a GPU and 8 on a CPU."""
     prefix_cache_mb: int = 512
@@ -120,6 +124,9 @@ class RuntimeOptions:
         """Reject options the engine cannot honour."""
         if self.compile not in ("auto", "on", "off"):
             raise ModelError(f"compile must be auto, on or off, not {self.compile!r}")
+        if self.quantize not in QUANTIZE_MODES:
+            raise ModelError(f"quantize must be one of {', '.join(QUANTIZE_MODES)}, "
+                             f"not {self.quantize!r}")
         if self.slots < 0 or self.prefix_cache_mb < 0 or self.speculate_tokens < 1:
             raise ModelError("slots and prefix_cache_mb must be >= 0, speculate_tokens >= 1")
 
@@ -138,10 +145,12 @@ class TorchBackend:
         description: str,
         runtime: RuntimeOptions = RuntimeOptions(),
         draft: Any = None,
+        gguf: Path | None = None,
     ) -> None:
-        """Wrap a loaded model and its tokenizer, and start its engine thread.
+        """Wrap a loaded model and its tokenizer, and start its engine.
 
         `draft`, a smaller model with the same tokenizer, speculates for lone greedy requests.
+        `gguf`, the file the model was converted from, gives quantization its 4-bit blocks.
         """
         self.model = model
         self.tokenizer: HFTokenizer = tokenizer
@@ -151,6 +160,9 @@ class TorchBackend:
         self._checked: dict[str, tuple[float, str]] = {}
         """Adapter folder → (weights file time, error or "") of its last check."""
         gpu = str(getattr(model, "device", "cpu")).startswith("cuda")
+        quantize = runtime.quantize
+        if quantize == "auto":
+            quantize = "off" if gpu else "int4"
         try:
             self.engine = Engine(
                 model,
@@ -162,6 +174,8 @@ class TorchBackend:
                 compiled=runtime.compile == "on" or (runtime.compile == "auto" and gpu),
                 draft=draft,
                 speculate_tokens=runtime.speculate_tokens,
+                quantize=quantize,
+                gguf=gguf,
             )
         except UnsupportedModel as exc:
             logger.warning("%s: generating one request at a time (%s)", description, exc)
@@ -277,7 +291,9 @@ class TorchBackend:
         with self._lock:
             if cancel.is_set():
                 return []
-            return generate(self.model, prompt.ids, params, self.tokenizer.decode, checks, on_text)
+            return on_compute(lambda: generate(
+                self.model, prompt.ids, params, self.tokenizer.decode, checks, on_text
+            ))
 
 
 def _renumbered(on_text: OnText | None, index: int, skip: int) -> OnText | None:
@@ -400,26 +416,11 @@ def load_backend(
         return ReplayBackend(Path(source))
     if spec.kind == "openai":
         return _remote(spec, Path(source), remote or RemoteOptions())
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # loads in seconds
     target = pick_device(device)
     precision = pick_dtype(dtype, target, spec)
     report(f"loading {spec} on {target} ({str(precision).removeprefix('torch.')})")
-    try:
-        tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(str(source)).backend_tokenizer)
-        check_special_tokens(tokenizer)
-        auto: Any = AutoModelForCausalLM
-        model = auto.from_pretrained(str(source), dtype=precision)
-        model = model.to(target).eval()
-    except torch.OutOfMemoryError as exc:
-        raise ModelError(f"out of memory loading {spec} on {target}: pick a smaller model") from exc
-    except ModelError:
-        raise
-    except Exception as exc:
-        raise ModelError(f"could not load {spec}: {exc}") from exc
+    # Loading casts and copies with parallel kernels: on the compute thread (codegen.compute).
+    model, tokenizer = on_compute(lambda: _load_model(spec, str(source), target, precision))
     draft_model = None
     if isinstance(draft, TorchBackend):
         if str(draft.model.device) == str(model.device):
@@ -427,7 +428,44 @@ def load_backend(
         else:
             logger.warning("draft model on %s, not %s: no speculation", draft.model.device, target)
     description = f"{spec} on {target}"
-    return TorchBackend(model, tokenizer, description, runtime, draft_model)
+    gguf = gguf_source(spec, cache_dir)
+    backend = TorchBackend(model, tokenizer, description, runtime, draft_model, gguf)
+    if backend.engine is not None and backend.engine.forward.quantization != "off":
+        backend.description += f" ({backend.engine.forward.quantization.split(',')[0]})"
+    return backend
+
+
+def _load_model(spec: ModelSpec, source: str, target: str, precision: Any) -> tuple[Any, Any]:
+    """Load the model and its tokenizer; raise `ModelError` saying why when that fails."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # loads in seconds
+    try:
+        tokenizer = HFTokenizer(AutoTokenizer.from_pretrained(source).backend_tokenizer)
+        check_special_tokens(tokenizer)
+        auto: Any = AutoModelForCausalLM
+        model = auto.from_pretrained(source, dtype=precision)
+        model = model.to(target).eval()
+    except torch.OutOfMemoryError as exc:
+        raise ModelError(f"out of memory loading {spec} on {target}: pick a smaller model") from exc
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"could not load {spec}: {exc}") from exc
+    return model, tokenizer
+
+
+def gguf_source(spec: ModelSpec, cache_dir: Path | None = None) -> Path | None:
+    """The GGUF file a model was converted from, when it came from one and is still there."""
+    if spec.kind == "gguf":
+        path = Path(spec.value)
+    elif spec.kind == "pypi":
+        path = (cache_dir or default_cache_dir()) / "gguf" / PYPI_MODELS[spec.value].filename
+    else:
+        return None
+    return path if path.is_file() else None
 
 
 def _remote(spec: ModelSpec, tokenizer_dir: Path, options: RemoteOptions) -> Backend:

@@ -1,15 +1,18 @@
 """One thread owns the model: requests share decode steps, prompts reuse cached prefixes.
 
-A request's prompt is prefilled once, in chunks, from the longest prefix already cached
-(the same document a keystroke ago, or the repository context another document shares),
-and its N alternatives take N slots of the `SlotCache`. Each decode step feeds one token of
-every live sequence, whatever request it belongs to; new requests are admitted between
-steps, and a finished or cancelled sequence frees its slot at the next step. A lone greedy
+Every engine takes turns on the process's one compute thread (`codegen.compute`). A
+request's prompt is read in chunks, from the longest prefix already cached (the same
+document a keystroke ago, or the repository context another document shares), straight
+into the first of the N slots of the `SlotCache` its alternatives take. Each turn of the
+model thread reads at most one chunk of one prompt and then runs one decode step of every
+live sequence, whatever request it belongs to: a running stream (and its cancellation)
+waits at most one chunk for a newcomer's prompt, and the chunk is smaller while streams
+run. A finished or cancelled sequence frees its slot at the next step. A lone greedy
 sequence may be decoded speculatively with a draft model (`codegen.speculative`).
 
-On a GPU the decode step and the prefill chunks can run compiled (`torch.compile`, CUDA
-graphs for decoding): batch sizes are rounded up to powers of two and prefill chunks to a
-few lengths, so the graphs built while warming up cover every request.
+Decoding runs with quantized weights where asked (`codegen.quant`; prompts keep the dense
+ones) and, where compiled steps are on, through steps built in the background for the
+shapes requests need (`codegen.graphs`).
 """
 
 from __future__ import annotations
@@ -20,17 +23,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from codegen.adapters import AdapterBank
+from codegen.compute import COMPUTE, on_compute
 from codegen.decoder import Decoder
 from codegen.forward import SlotModel
 from codegen.generate import OnText, SamplingParams, sample
-from codegen.graphs import PREFILL_CHUNKS, Graphs
+from codegen.graphs import Graphs
 from codegen.kv import PrefixCache, SlotCache
-from codegen.sequences import Job, Seq, Stats, Ticket, Timing
+from codegen.sequences import Fill, Job, Seq, Stats, Ticket, Timing
 from codegen.speculative import Draft, SpeculationGate
 from codegen.stopping import StopCheck, first_reason
 from codegen.types import FinishReason, Generation
@@ -39,6 +44,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PREFIX_BUDGET = 512 * 1024 * 1024
 """Bytes of prompt KV kept for reuse between keystrokes."""
+PREFILL_CHUNK = 512
+"""Prompt tokens read per forward while no sequence is being decoded (CPU)."""
+PREFILL_CHUNK_GPU = 2048
+"""The same on a GPU, where one forward over a whole inline prompt is cheapest."""
+INTERLEAVED_SHARE = 4
+"""While sequences are decoded, a chunk is this many times smaller (128 tokens on a CPU)."""
 
 
 class Engine:
@@ -55,42 +66,62 @@ class Engine:
         reuse_prefixes: bool = True,
         compiled: bool = False,
         compile_backend: str | None = None,
+        compile_model: bool = True,
         draft: torch.nn.Module | None = None,
         speculate_tokens: int = 4,
+        quantize: str = "off",
+        gguf: Path | None = None,
+        prefill_chunk: int = 0,
     ) -> None:
-        """Allocate the slot cache and start the model thread.
+        """Read the weights, allocate the slot cache and start the model thread.
 
-        `capacity` is the initial length of each slot; it grows when a request needs more
-        (compiled graphs are then rebuilt). `compiled` builds the graphs while idle;
-        `compile_backend` None means inductor with CUDA graphs for decoding (the GPU
-        setting); tests pass "aot_eager" to run the same compiled path on a CPU.
+        `capacity` is the initial length of each slot; it grows when a request needs more.
+        `compiled` builds decode steps in the background (`codegen.graphs`):
+        `compile_backend` None means inductor, and on a GPU the steps are recorded as CUDA
+        graphs (`compile_model=False` records the eager step); tests pass "aot_eager" to
+        run the same path on a CPU without a C++ compiler. `quantize` ("int4", "int8" or
+        "off") sets the decoding weights, read from `gguf` where given. `prefill_chunk`
+        (0: by device) is the most prompt tokens read per forward.
         """
-        self.forward = SlotModel(model)
+        self.adapters = AdapterBank(model)
+        """LoRA adapters requests may ask for."""
+        # Reading (fusing) and quantizing weights runs parallel kernels: on the compute thread.
+        self.forward = on_compute(lambda: SlotModel(model, self.adapters))
+        if quantize != "off":
+            on_compute(lambda: self.forward.quantize(quantize, gguf))
         self.decode = decode
         self.reuse_prefixes = reuse_prefixes
         self.device = self.forward.device
-        self.cache = SlotCache(self.forward.kv_shape, slots, capacity)
-        self.staging = SlotCache(self.forward.kv_shape, 1, capacity)
-        self.prefixes = PrefixCache(prefix_budget_bytes)
-        self.adapters = AdapterBank(model)
-        """LoRA adapters requests may ask for; nothing is wrapped until one is used."""
-        self.stats = Stats()
-        self.draft = (
-            Draft(SlotModel(draft), capacity, speculate_tokens) if draft is not None else None
+        self.chunk = prefill_chunk or (
+            PREFILL_CHUNK_GPU if self.device.type == "cuda" else PREFILL_CHUNK
         )
+        self._margin = self.chunk + speculate_tokens + 2
+        """Positions past a sequence's end that a speculation may write, plus the last
+        position of each slot, which compiled steps use as scratch."""
+        self.cache = on_compute(lambda: SlotCache(self.forward.kv_shape, slots, capacity))
+        on_compute(lambda: self.forward.rope_table(capacity))
+        self.prefixes = PrefixCache(prefix_budget_bytes)
+        self.stats = Stats()
+        self.draft = None
+        if draft is not None:
+            helper = draft
+            self.draft = on_compute(
+                lambda: Draft(SlotModel(helper), capacity, speculate_tokens)
+            )
         self.gate = SpeculationGate()
-        self._margin = PREFILL_CHUNKS[-1] + speculate_tokens + 1
-        """Positions past a sequence's end that prefill padding or a speculation may write."""
-        self.graphs = Graphs(self.forward, compile_backend, slots) if compiled else None
+        self.graphs = (
+            Graphs(self.forward, self.cache, compile_backend, compile_model) if compiled else None
+        )
         self.decoder = Decoder(self.forward, self.cache, self.adapters, self.graphs)
         self._free = list(range(slots))
         heapq.heapify(self._free)
         self._pending: deque[Job] = deque()
-        self._wake = threading.Condition()
+        self._filling: deque[Fill] = deque()
+        self._chunks_since_step = 0
+        self._lock = threading.Lock()
         self._closed = False
         self._live: list[Seq] = []
-        self._thread = threading.Thread(target=self._run, name="vetted-engine", daemon=True)
-        self._thread.start()
+        COMPUTE.attach(self)
 
     def submit(
         self,
@@ -118,16 +149,12 @@ class Engine:
         job = Job(tuple(ids), params, checks, on_text, cancel, cache_key, tuple(resumed),
                   adapter)
         job.results = [None] * params.n
-        with self._wake:
+        with self._lock:
             if self._closed:
                 raise RuntimeError("the engine is closed")
             self._pending.append(job)
-            self._wake.notify()
+        COMPUTE.wake()
         return Ticket(job)
-
-    @property
-    def _warming(self) -> bool:
-        return self.graphs is not None and not self.graphs.ready
 
     def status(self) -> dict[str, Any]:
         """Counters for `vetted/status`: queue, batch, prefix reuse, speculation, graphs."""
@@ -139,6 +166,7 @@ class Engine:
             "slots": self.cache.slots,
             "live": len(self._live),
             "queued": len(self._pending),
+            "prefilling": len(self._filling),
             "decodeSteps": stats.decode_steps,
             "maxBatch": stats.max_batch,
             "meanBatch": round(stats.batched_sequences / stats.decode_steps, 2)
@@ -150,8 +178,12 @@ class Engine:
             "speculativeRounds": stats.speculative_rounds,
             "tokensPerRound": round(stats.speculative_tokens / stats.speculative_rounds, 2)
             if stats.speculative_rounds else 0.0,
+            "quantization": self.forward.quantization,
             "compiled": self.graphs is not None and self.graphs.enabled,
-            "graphsReady": self.graphs is not None and self.graphs.ready,
+            "compiledShapes": [list(shape) for shape in self.graphs.shapes]
+            if self.graphs is not None else [],
+            "compiledSteps": self.graphs.calls if self.graphs is not None else 0,
+            "compileError": self.graphs.error if self.graphs is not None else "",
             "adapters": self.adapters.loaded,
             "failures": stats.failures,
             "outOfMemory": stats.out_of_memory,
@@ -168,38 +200,48 @@ class Engine:
         return len(self._pending)
 
     def close(self) -> None:
-        """Stop the model thread; queued and running requests end as cancelled."""
-        with self._wake:
+        """Stop taking turns; queued and running requests end as cancelled."""
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._wake.notify()
-        self._thread.join(timeout=30)
+        COMPUTE.detach(self)
+        on_compute(self._shut_down)
+        if self.graphs is not None:
+            self.graphs.close()
 
-    # --- the model thread ------------------------------------------------------------------
+    # --- turns on the compute thread -------------------------------------------------------
 
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not (self._pending or self._live or self._closed or self._warming):
-                    self._wake.wait()
-                if self._closed:
-                    break
-                admitted = self._take_pending()
-            with torch.no_grad():
-                if not admitted and not self._live and self.graphs is not None:
-                    self.graphs.build_next(self.cache, self.staging)
-                    continue
-                for job in admitted:
-                    try:
-                        self._admit(job)
-                    except Exception as exc:  # noqa: BLE001 - fail the request, not the engine
-                        self._failed("prefill", exc, [job])
+    def has_work(self) -> bool:
+        """Tell whether a turn would do anything (asked by the compute thread)."""
+        return bool(self._pending or self._filling or self._live)
+
+    def turn(self) -> None:
+        """Admit what fits, read one prompt chunk, run one decode step; never raise."""
+        with self._lock:
+            admitted = self._take_pending()
+        with torch.no_grad():
+            for job in admitted:
                 try:
-                    if self._live:
-                        self._step()
-                except Exception as exc:  # noqa: BLE001 - one bad step must not kill the engine
-                    self._failed("decode step", exc, [])
+                    self._admit(job)
+                except Exception as exc:  # noqa: BLE001 - fail the request, not the engine
+                    self._failed("prefill", exc, [job])
+            if self._filling:
+                fill = self._filling[0]
+                try:
+                    self._fill_chunk(fill)
+                except Exception as exc:  # noqa: BLE001 - fail the request, not the engine
+                    self._failed("prefill", exc, [fill.job])
+            try:
+                if self._live:
+                    self._step()
+            except Exception as exc:  # noqa: BLE001 - one bad step must not kill the engine
+                self._failed("decode step", exc, [])
+
+    def _shut_down(self) -> None:
+        """End running, prompt-reading and queued requests as cancelled (compute thread)."""
         self._fail_live(RuntimeError("the engine is closed"), cancelled=True)
-        with self._wake:
+        with self._lock:
             pending, self._pending = list(self._pending), deque()
         for job in pending:
             job.future.set_result([])
@@ -217,22 +259,51 @@ class Engine:
     # --- admission -------------------------------------------------------------------------
 
     def _admit(self, job: Job) -> None:
-        """Prefill the job's prompt (from a cached prefix when one fits) and give it slots."""
+        """Give the job its slots and start its prompt from the longest cached prefix."""
         job.admitted = time.perf_counter()
         if job.adapter:
             job.adapter_slot = self.adapters.acquire(job.adapter)  # AdapterError fails the job
         full = job.ids + job.resumed
         self.stats.prompt_tokens += len(job.ids)
         self._ensure_capacity(len(full) + job.params.max_new_tokens + self._margin)
-        logits = self._prefill(full, job.cancel, self.staging, self.forward, self.prefixes, job)
-        job.prefilled = time.perf_counter()
-        if logits is None:  # cancelled while prefilling
+        slots = [heapq.heappop(self._free) for _ in range(job.params.n)]
+        fill = Fill(job, slots, full, 0)
+        self._filling.append(fill)  # from here on, failing the job frees the slots
+        namespace = self.adapters.version(job.adapter_slot)
+        hit = self.prefixes.lookup(full, namespace=namespace) if self.reuse_prefixes else None
+        if hit is not None:
+            self.cache.load(slots[0], hit.kv)
+            fill.done = hit.reused
+        job.reused = fill.done
+        self.stats.prefilled_tokens += len(full) - fill.done
+
+    def _fill_chunk(self, fill: Fill) -> None:
+        """Read the next chunk of a prompt; once read, its sequences join the live ones."""
+        job = fill.job
+        if job.cancel.is_set():
+            self._drop_fill(fill)
             self._complete(job, [])
             return
+        size = self.chunk // INTERLEAVED_SHARE if self._live else self.chunk
+        chunk = fill.ids[fill.done : fill.done + size]
+        fill.logits = self.decoder.prefill(fill.slots[0], chunk, fill.done, job.adapter_slot)
+        fill.done += len(chunk)
+        self.stats.prefill_chunks += 1
+        self._chunks_since_step += 1
+        if fill.done < len(fill.ids):
+            return
+        self._filling.popleft()
+        self._start(fill)
+
+    def _start(self, fill: Fill) -> None:
+        """The prompt is read: copy it to every alternative's slot and start decoding."""
+        job, full = fill.job, fill.ids
+        job.prefilled = time.perf_counter()
+        first = fill.slots[0]
         if self.reuse_prefixes:
             key = job.cache_key if not job.resumed else f"{job.cache_key}#resumed"
             namespace = self.adapters.version(job.adapter_slot)
-            self.prefixes.store(key, full, self.staging.save(0, len(full)), namespace)
+            self.prefixes.store(key, full, self.cache.save(first, len(full)), namespace)
         n = job.params.n
         job.generator = torch.Generator(device=self.device).manual_seed(job.params.seed)
         temperatures = [job.params.sample_temperature] * n
@@ -240,63 +311,43 @@ class Engine:
             temperatures[0] = 0.0
         else:
             temperatures = [job.params.temperature] * n
-        for index in range(n):
-            slot = heapq.heappop(self._free)
-            self.cache.data[:, :, slot, :, : len(full)] = self.staging.data[:, :, 0, :, : len(full)]
-            seq = Seq(job, index, temperatures[index], slot, len(full), logits)
+        assert fill.logits is not None
+        for index, slot in enumerate(fill.slots):
+            if slot != first:
+                self.cache.copy(first, slot, len(full))
+            seq = Seq(job, index, temperatures[index], slot, len(full), fill.logits)
             seq.generated = list(job.resumed)
             self._live.append(seq)
 
-    def _prefill(
-        self,
-        ids: tuple[int, ...],
-        cancel: threading.Event,
-        staging: SlotCache,
-        forward: SlotModel,
-        prefixes: PrefixCache,
-        job: Job | None,
-    ) -> torch.Tensor | None:
-        """Fill slot 0 of `staging` with the KV of `ids`; return next-token logits [V].
-
-        The prompt goes in chunks, so a cancel is seen between chunks; None if cancelled.
-        """
-        namespace = self.adapters.version(job.adapter_slot) if job is not None else ""
-        hit = prefixes.lookup(ids, namespace=namespace) if self.reuse_prefixes else None
-        start = 0
-        if hit is not None:
-            staging.load(0, hit.kv)
-            start = hit.reused
-        if job is not None:
-            job.reused = start
-            self.stats.prefilled_tokens += len(ids) - start
-        logits: torch.Tensor | None = None
-        slot = job.adapter_slot if job is not None else None
-        while start < len(ids):
-            if cancel.is_set():
-                return None
-            chunk = ids[start : start + PREFILL_CHUNKS[-1]]
-            logits = self.decoder.prefill_chunk(forward, staging, chunk, start, slot)
-            start += len(chunk)
-        assert logits is not None
-        return logits
+    def _drop_fill(self, fill: Fill) -> None:
+        """Forget a job whose prompt was being read, and free its slots."""
+        if fill in self._filling:
+            self._filling.remove(fill)
+        for slot in fill.slots:
+            heapq.heappush(self._free, slot)
 
     def _ensure_capacity(self, needed: int) -> None:
-        """Grow the slots (and the staging slot) when a request needs more positions."""
+        """Grow the slots when a request needs more positions."""
         if needed <= self.cache.capacity:
             return
         capacity = max(needed, 2 * self.cache.capacity)
         logger.info("growing the KV slots to %d positions", capacity)
         self.cache.grow(capacity)
-        self.staging.grow(capacity)
+        self.forward.rope_table(capacity)
         if self.draft is not None:
             self.draft.grow(capacity)
         if self.graphs is not None:
-            self.graphs.reset()  # new tensors: the graphs are rebuilt while idle
+            self.graphs.reset()  # new tensors: the steps are built again
 
     # --- decoding --------------------------------------------------------------------------
 
     def _step(self) -> None:
         """Sample a token for every live sequence, retire the finished, decode the rest."""
+        stats = self.stats
+        stats.most_chunks_between_steps = max(
+            stats.most_chunks_between_steps, self._chunks_since_step
+        )
+        self._chunks_since_step = 0
         if self.draft is not None and self._speculate():
             return
         started = time.perf_counter()
@@ -464,6 +515,8 @@ class Engine:
         self.stats.out_of_memory += isinstance(exc, torch.OutOfMemoryError)
         for job in jobs:
             self._release(job)
+            for fill in [f for f in self._filling if f.job is job]:
+                self._drop_fill(fill)
             self._free.extend(s.slot for s in self._live if s.job is job)
             self._live = [s for s in self._live if s.job is not job]
             heapq.heapify(self._free)
@@ -477,6 +530,10 @@ class Engine:
     def _fail_live(self, exc: BaseException, cancelled: bool = False) -> None:
         """End every running job with `exc` (or as cancelled) and free their slots."""
         jobs = {id(s.job): s.job for s in self._live}
+        if cancelled:  # the engine closes: prompts being read end too
+            for fill in list(self._filling):
+                jobs[id(fill.job)] = fill.job
+                self._drop_fill(fill)
         for seq in self._live:
             heapq.heappush(self._free, seq.slot)
         for job in jobs.values():

@@ -1,19 +1,31 @@
-"""Compiled forwards for the engine: one per decode batch size and per prefill chunk length.
+"""Compiled decode steps, built off the request path, one shape at a time as requests need them.
 
-`torch.compile` specialises on shapes, so the engine only ever calls the compiled forward
-with a few: decode batches rounded up to powers of two (one token per row) and prefill
-chunks padded to `PREFILL_CHUNKS`. Decoding uses CUDA graphs ("reduce-overhead"): a step
-replays recorded kernels instead of paying Python and launch costs for each of them,
-which at batch 1 is most of the time of a step. The caches are marked static, so the
-graphs write into them in place. Graphs are built one at a time while the engine is idle,
-and a request never waits for a compilation: until a shape's graph exists, the engine
-runs that shape eagerly.
+A decode step is compiled (`torch.compile`, inductor) for a shape: the rows of the batch,
+rounded up to a power of two, and the cache positions attention reads, rounded up to a
+power of two of at least `MIN_KV`. The engine asks `Graphs.step` for the shape of each
+step; until that shape is built the step runs eagerly and the shape is queued for a
+background thread, so a request never waits for a compilation. The cache's capacity
+dimension is marked dynamic, so growing the cache does not recompile anything, and the
+compiler's recompile limit is raised to the number of shapes there can be.
+
+On a GPU each built shape is then recorded as a CUDA graph (on the engine thread, between
+steps, in milliseconds): a step replays the recorded kernels instead of paying Python and
+launch costs for each of them, which at batch 1 is most of the time of a step. Without
+compilation (`compile_model=False`) the eager step is recorded.
+
+Keys and values are written with `index_put_` into each layer's own cache tensor, which
+inductor keeps in place (`tests/unit/codegen/test_graphs.py` reads the generated code).
+Compiling and recording run the step on the real cache at its last position, which no
+sequence reaches (the engine keeps a margin past every sequence's end).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -22,11 +34,11 @@ from codegen.kv import SlotCache
 
 logger = logging.getLogger(__name__)
 
-PREFILL_CHUNKS = (16, 64, 256, 512)
-"""Prefill lengths: a prompt is fed in chunks of at most the last one, each padded (when
-compiled) to the next of these, so four graphs serve every prompt."""
+MIN_KV = 256
+"""Smallest attention length a graph is built for."""
 
-Forward = Callable[..., torch.Tensor]
+Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""A built decode step: tokens [B, 1], positions [B, 1] → logits [B, 1, V]."""
 
 
 def decode_rows(rows: int, slots: int) -> int:
@@ -34,83 +46,182 @@ def decode_rows(rows: int, slots: int) -> int:
     return min(1 << (rows - 1).bit_length(), slots)
 
 
-def prefill_length(size: int) -> int:
-    """The padded length a compiled prefill runs for a chunk of `size` tokens."""
-    return next(length for length in PREFILL_CHUNKS if length >= size)
+def kv_bucket(kv_len: int, capacity: int) -> int:
+    """The attention length a compiled step reads for `kv_len` positions."""
+    return min(max(MIN_KV, 1 << (kv_len - 1).bit_length()), capacity)
+
+
+@dataclass
+class _Recorded:
+    """A CUDA graph of one shape and the tensors it reads and writes."""
+
+    graph: torch.cuda.CUDAGraph
+    tokens: torch.Tensor
+    positions: torch.Tensor
+    logits: torch.Tensor
 
 
 class Graphs:
-    """The compiled forwards of one model, built lazily, dropped when the caches change."""
+    """The compiled decode steps of one model over one cache."""
 
-    def __init__(self, forward: SlotModel, backend: str | None, slots: int) -> None:
-        """Plan the graphs; `backend` None means inductor (CUDA graphs for decoding)."""
+    def __init__(
+        self,
+        forward: SlotModel,
+        cache: SlotCache,
+        backend: str | None = None,
+        compile_model: bool = True,
+    ) -> None:
+        """Plan compilation; `backend` None is inductor. Nothing is built until asked."""
         self.forward = forward
-        self.backend = backend
+        self.cache = cache
+        self.device = forward.device
+        self.cuda = self.device.type == "cuda"
         self.enabled = True
-        self._slots = slots
-        self._built: dict[tuple[str, int], Forward] = {}
+        """False once building failed: every step then runs eagerly."""
+        self.calls = 0
+        """Forwards that ran through a built shape (compiled or recorded)."""
+        self.error = ""
+        self._compiled: Callable[..., torch.Tensor] = forward.forward
+        if compile_model:
+            self._compiled = torch.compile(
+                forward.forward, backend=backend or "inductor", fullgraph=True, dynamic=False
+            )
+        self._compile_model = compile_model
+        self._built: set[tuple[int, int]] = set()
+        self._recorded: dict[tuple[int, int], _Recorded] = {}
+        self._queue: list[tuple[int, int]] = []
+        self._pool: Any = None
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        shapes = decode_rows(cache.slots, cache.slots).bit_length() * 8  # rows × kv buckets
+        config = torch._dynamo.config
+        config.recompile_limit = max(config.recompile_limit, shapes)
+        config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, 4 * shapes)
 
     @property
-    def wanted(self) -> list[tuple[str, int]]:
-        """Every (kind, size) a request may need."""
-        sizes = sorted({decode_rows(rows, self._slots) for rows in range(1, self._slots + 1)})
-        return [("decode", rows) for rows in sizes] + [("prefill", n) for n in PREFILL_CHUNKS]
+    def building(self) -> bool:
+        """True while shapes wait to be compiled."""
+        with self._wake:
+            return bool(self._queue)
 
     @property
-    def ready(self) -> bool:
-        """True when every graph is built (or compilation is off)."""
-        return not self.enabled or all(key in self._built for key in self.wanted)
+    def shapes(self) -> list[tuple[int, int]]:
+        """(rows, attention length) of every built shape."""
+        return sorted(self._built)
 
-    def get(self, kind: str, size: int) -> Forward | None:
-        """The compiled forward for a shape, if it was built."""
-        return self._built.get((kind, size)) if self.enabled else None
+    def step(self, rows: int, kv_len: int) -> Step | None:
+        """The built step for a shape, or None (and the shape is queued to be built)."""
+        if not self.enabled:
+            return None
+        key = (rows, kv_bucket(kv_len, self.cache.capacity))
+        if key in self._built:
+            if not self.cuda:
+                return self._cpu_step(key)
+            recorded = self._recorded.get(key)
+            if recorded is None:
+                recorded = self._record(key)
+            return self._replay(recorded) if recorded is not None else None
+        self._want(key)
+        return None
 
     def reset(self) -> None:
-        """Forget the graphs (the caches were reallocated); they are rebuilt while idle."""
-        self._built.clear()
+        """The cache tensors were reallocated (it grew): record the graphs again."""
+        self._recorded.clear()
+        self._built = {key for key in self._built if key[1] <= self.cache.capacity}
 
-    def build_next(self, cache: SlotCache, staging: SlotCache) -> None:
-        """Compile and run the next missing graph; on failure, turn compilation off."""
-        missing = [key for key in self.wanted if key not in self._built]
-        if not self.enabled or not missing:
-            return
-        kind, size = missing[0]
+    def close(self) -> None:
+        """Stop the background compiler."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def _want(self, key: tuple[int, int]) -> None:
+        with self._wake:
+            if key in self._queue or self._closed:
+                return
+            self._queue.append(key)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._build_queued, name="vetted-compile", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _build_queued(self) -> None:
+        """The background compiler: build queued shapes one at a time."""
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                key = self._queue[0]
+            try:
+                if self._compile_model:
+                    with torch.no_grad():  # the engine's grad mode: the compiled guards check it
+                        self._run(key, self._scratch(key))
+                    logger.info("compiled the decode step for %d rows, %d positions", *key)
+                self._built.add(key)
+            except Exception as exc:  # noqa: BLE001 - an optimisation must never fail a request
+                logger.exception("compiling the decode step failed; decoding eagerly")
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.enabled = False
+            with self._wake:
+                self._queue.remove(key)
+
+    def _scratch(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs that write only the last cache position of each row (no sequence's)."""
+        rows, _ = key
+        tokens = torch.zeros((rows, 1), dtype=torch.long, device=self.device)
+        positions = torch.full((rows, 1), self.cache.capacity - 1, device=self.device)
+        return tokens, positions
+
+    def _run(self, key: tuple[int, int], inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        tokens, positions = inputs
+        pick = torch.zeros(1, dtype=torch.long, device=self.device)
+        return self._compiled(self.cache.tensors, tokens, positions, pick, 0, key[1])
+
+    def _cpu_step(self, key: tuple[int, int]) -> Step:
+        def run(tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            return self._run(key, (tokens, positions))
+
+        return run
+
+    def _record(self, key: tuple[int, int]) -> _Recorded | None:
+        """Record a built shape as a CUDA graph (engine thread); None if that fails."""
         try:
-            target = cache if kind == "decode" else staging
-            self._built[(kind, size)] = self._build(kind, size, target)
-        except Exception:  # noqa: BLE001 - compilation is an optimisation, never a failure
-            logger.exception("compiling the %s graph for %d failed; running eagerly", kind, size)
+            tokens, positions = self._scratch(key)
+            side = torch.cuda.Stream()  # type: ignore[no-untyped-call]
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2):  # warm-up, as CUDA graph capture requires
+                    self._run(key, (tokens, positions))
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            if self._pool is None:
+                self._pool = torch.cuda.graph_pool_handle()
+            # thread_local: the background compiler may use the GPU while this records.
+            with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
+                logits = self._run(key, (tokens, positions))
+        except Exception as exc:  # noqa: BLE001 - an optimisation must never fail a request
+            logger.exception("recording the decode step as a CUDA graph failed; decoding eagerly")
+            self.error = f"{type(exc).__name__}: {exc}"
             self.enabled = False
-            self._built.clear()
-            return
-        if self.ready:
-            logger.info("compiled %d graphs", len(self._built))
+            return None
+        recorded = _Recorded(graph, tokens, positions, logits)
+        self._recorded[key] = recorded
+        return recorded
 
-    def _build(self, kind: str, size: int, target: SlotCache) -> Forward:
-        # Each graph is one compiled entry of the same function: about a dozen, above
-        # dynamo's default limit of 8, past which it would silently run eagerly.
-        limit = len(self.wanted) + 4
-        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, limit)
-        torch._dynamo.mark_static_address(target.data)
-        if self.backend is None:
-            mode = "reduce-overhead" if kind == "decode" else "default"
-            graph = torch.compile(self.forward.forward, mode=mode, fullgraph=True, dynamic=False)
-        else:
-            graph = torch.compile(
-                self.forward.forward, backend=self.backend, fullgraph=True, dynamic=False
-            )
-        device = self.forward.device
-        rows, steps = (size, 1) if kind == "decode" else (1, size)
-        tokens = torch.zeros((rows, steps), dtype=torch.long, device=device)
-        positions = torch.arange(steps, device=device)[None].expand(rows, steps).contiguous()
-        pick = torch.zeros(1, dtype=torch.long, device=device)
-        for _ in range(3):  # CUDA graphs are recorded on the second or third call
-            mark_step(device)
-            graph(target.data, tokens, positions, pick, 0, target.capacity)
-        return graph
+    def _replay(self, recorded: _Recorded) -> Step:
+        def run(tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+            recorded.tokens.copy_(tokens, non_blocking=True)
+            recorded.positions.copy_(positions, non_blocking=True)
+            recorded.graph.replay()
+            self.calls += 1
+            return recorded.logits.clone()  # the next replay overwrites the graph's output
 
-
-def mark_step(device: torch.device) -> None:
-    """Tell CUDA graph trees a new step begins (the previous step's outputs were consumed)."""
-    if device.type == "cuda":
-        torch.compiler.cudagraph_mark_step_begin()  # type: ignore[no-untyped-call]
+        return run

@@ -1,7 +1,7 @@
 """Key/value memory: a preallocated slot cache for running sequences and a prefix cache.
 
-`SlotCache` holds one tensor [L, 2, S, H, C, D]: L layers, keys and values, S sequence
-slots, H KV heads, C positions, D head size. A running sequence owns a slot; position p of
+`SlotCache` holds keys and values [S, H, C, D] per layer: S sequence slots, H KV heads,
+C positions, D head size. A running sequence owns a slot; position p of
 its slot holds the keys and values of its p-th token. Nothing is ever concatenated, so the
 memory and the tensor addresses stay fixed (what CUDA graphs need), and forgetting tokens
 (a rejected speculation, a finished sequence) is only a matter of the length kept outside.
@@ -39,52 +39,75 @@ class KvShape:
 
 
 class SlotCache:
-    """Keys and values of up to `slots` sequences of up to `capacity` positions each."""
+    """Keys and values of up to `slots` sequences of up to `capacity` positions each.
+
+    One keys and one values tensor [S, H, C, D] per layer: a forward writes a layer's new
+    keys with one `index_put_` into that layer's own tensor, which a compiler can keep in
+    place (a write into a view of one tensor holding every layer was copied whole, once per
+    layer per step, by inductor).
+    """
 
     def __init__(self, shape: KvShape, slots: int, capacity: int) -> None:
         """Allocate the whole cache at once (zeros)."""
         self.shape = shape
-        self.data = torch.zeros(
-            (shape.layers, 2, slots, shape.heads, capacity, shape.head_dim),
-            dtype=shape.dtype,
-            device=shape.device,
-        )  # [L, 2, S, H, C, D]
+        self.keys = [self._zeros(slots, capacity) for _ in range(shape.layers)]
+        self.values = [self._zeros(slots, capacity) for _ in range(shape.layers)]
+
+    def _zeros(self, slots: int, capacity: int) -> torch.Tensor:
+        shape = self.shape
+        return torch.zeros(
+            (slots, shape.heads, capacity, shape.head_dim), dtype=shape.dtype, device=shape.device
+        )  # [S, H, C, D]
+
+    @property
+    def tensors(self) -> list[torch.Tensor]:
+        """Every layer's keys, then every layer's values."""
+        return [*self.keys, *self.values]
 
     @property
     def slots(self) -> int:
         """S: how many sequences fit."""
-        return int(self.data.shape[2])
+        return int(self.keys[0].shape[0])
 
     @property
     def capacity(self) -> int:
         """C: positions per sequence."""
-        return int(self.data.shape[4])
+        return int(self.keys[0].shape[2])
 
     @property
     def nbytes(self) -> int:
         """Memory the cache takes."""
-        return self.data.numel() * self.data.element_size()
+        return sum(t.numel() * t.element_size() for t in self.tensors)
 
     def grow(self, capacity: int) -> None:
         """Make room for `capacity` positions per slot, keeping what is stored."""
         if capacity <= self.capacity:
             return
-        bigger = self.data.new_zeros((*self.data.shape[:4], capacity, self.data.shape[5]))
-        bigger[:, :, :, :, : self.capacity] = self.data
-        self.data = bigger
+        old = self.capacity
+        for store in (self.keys, self.values):
+            for index, tensor in enumerate(store):
+                bigger = self._zeros(self.slots, capacity)
+                bigger[:, :, :old] = tensor
+                store[index] = bigger
 
     def load(self, slot: int, kv: torch.Tensor) -> None:
         """Put a saved prefix [L, 2, H, T, D] at positions 0..T-1 of `slot`."""
         length = int(kv.shape[3])
-        self.data[:, :, slot, :, :length] = kv
+        for layer in range(self.shape.layers):
+            self.keys[layer][slot, :, :length] = kv[layer, 0]
+            self.values[layer][slot, :, :length] = kv[layer, 1]
 
     def save(self, slot: int, length: int) -> torch.Tensor:
         """A copy of positions 0..length-1 of `slot`, [L, 2, H, T, D]."""
-        return self.data[:, :, slot, :, :length].clone()
+        return torch.stack([
+            torch.stack([k[slot, :, :length], v[slot, :, :length]])
+            for k, v in zip(self.keys, self.values, strict=True)
+        ])
 
     def copy(self, source: int, target: int, length: int) -> None:
         """Copy positions 0..length-1 from one slot to another (alternatives of one prompt)."""
-        self.data[:, :, target, :, :length] = self.data[:, :, source, :, :length]
+        for tensor in self.tensors:
+            tensor[target, :, :length] = tensor[source, :, :length]
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

@@ -32,6 +32,9 @@ class Stats:
     failures: int = 0
     out_of_memory: int = 0
     """Failures that were the device running out of memory."""
+    prefill_chunks: int = 0
+    most_chunks_between_steps: int = 0
+    """The most prompt chunks read between two decode steps of running sequences."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,20 @@ class Seq:
     def fed(self) -> tuple[int, ...]:
         """The tokens whose keys and values the slot holds (`generated` starts as `resumed`)."""
         return (self.job.ids + tuple(self.generated))[: self.length]
+
+
+@dataclass
+class Fill:
+    """A job whose prompt is being read into its first slot, a chunk per engine turn."""
+
+    job: Job
+    slots: list[int]
+    """The cache slots its alternatives will take; the prompt goes into the first."""
+    ids: tuple[int, ...]
+    """The prompt (and the resumed tokens)."""
+    done: int
+    """Positions of the first slot already holding the prompt's keys and values."""
+    logits: torch.Tensor | None = None  # [V] after the last token read
 
 
 class Ticket:

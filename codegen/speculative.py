@@ -32,12 +32,14 @@ class Draft:
         self.forward = forward
         self.tokens = tokens
         self.cache = SlotCache(forward.kv_shape, 1, capacity)
+        forward.rope_table(capacity)
         self.ids: list[int] = []
         """Tokens whose keys and values slot 0 holds, in order."""
 
     def grow(self, capacity: int) -> None:
         """Make room for longer sequences."""
         self.cache.grow(capacity)
+        self.forward.rope_table(capacity)
 
     def propose(self, fed: Sequence[int], newest: int, count: int) -> list[int]:
         """Propose `count` greedy tokens after `fed` + `newest`.
@@ -66,7 +68,7 @@ class Draft:
 
     def _feed(self, tokens: Sequence[int], start: int) -> torch.Tensor:
         """Read tokens at positions start.. and return the logits [V] after the last."""
-        self.cache.grow(start + len(tokens) + 1)
+        self.grow(start + len(tokens) + 1)
         logits = torch.empty(0)
         device = self.forward.device
         for offset in range(0, len(tokens), CHUNK):
@@ -76,7 +78,7 @@ class Draft:
             positions = torch.arange(at, at + len(chunk), device=device)[None]
             pick = torch.tensor([len(chunk) - 1], device=device)
             logits = self.forward.forward(
-                self.cache.data, ids, positions, pick, 0, at + len(chunk)
+                self.cache.tensors, ids, positions, pick, 0, at + len(chunk), exact=True
             )[0, 0]
         return logits
 

@@ -1,0 +1,222 @@
+"""The weights the slot forward multiplies by: fused projections, dense and quantized.
+
+The projections that read the same input are fused into one matrix each (q, k and v;
+gate and up), so a decode step makes four matrix products per layer instead of seven.
+The fused dense weight is one tensor whose row blocks become the model's own modules'
+weights (views, no second copy), so transformers' forward, ``model.generate`` and the
+training code keep working on the same memory.
+
+With quantization, each fused projection also gets an int4 or int8 copy
+(`codegen.quant`) used when few rows are multiplied (decoding); many rows (a prompt
+chunk) go through the dense bf16 weight, which is faster there on CPUs with bf16 matrix
+instructions (measured: int4 is faster up to about 32 rows, then bf16; see RESULTS.md).
+From a GGUF file, 4-bit blocks are taken as they are (`codegen.gguf_weights`).
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from codegen.quant import (
+    GROUP,
+    Int4Groups,
+    Int4Weight,
+    Int8Weight,
+    QuantWeight,
+    concat_groups,
+    int4_groups,
+    int4_supported,
+)
+
+logger = logging.getLogger(__name__)
+
+QUANTIZED_UP_TO_ROWS = 32
+"""Products of at most this many rows use the quantized weight, longer ones the dense one."""
+
+
+class Projection:
+    """One fused linear map: y = x Wᵀ + b, W the row blocks of `names` stacked."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        dense: torch.Tensor,
+        bias: torch.Tensor | None,
+        splits: Sequence[int],
+    ) -> None:
+        """Wrap a dense [N, K] weight whose row blocks of `splits` sizes are `names`."""
+        self.names = tuple(names)
+        self.dense = dense
+        self.bias = bias
+        self.splits = tuple(splits)
+        self.quantized: QuantWeight | None = None
+        """A quantized copy for products of few rows, or None."""
+        self.mode = "off"
+        """What `quantized` is: "int4", "int8" or "off"."""
+        offsets = [0]
+        for size in splits:
+            offsets.append(offsets[-1] + size)
+        self.columns = tuple(zip(offsets[:-1], offsets[1:], strict=True))
+        """Output columns of each name."""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """[N, K]."""
+        return int(self.dense.shape[0]), int(self.dense.shape[1])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Project x [M, K] to [M, N]."""
+        if self.quantized is not None and x.shape[0] <= QUANTIZED_UP_TO_ROWS:
+            y = self.quantized.matmul(x)
+            return y if self.bias is None else y + self.bias
+        return F.linear(x, self.dense, self.bias)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One decoder layer's weights."""
+
+    input_norm: torch.Tensor
+    qkv: Projection
+    o: Projection
+    post_norm: torch.Tensor
+    gate_up: Projection
+    down: Projection
+
+
+def _fuse(model: Any, names: Sequence[str]) -> Projection:
+    """Stack the weights (and biases) of modules into one tensor and make theirs views of it."""
+    modules = [model.get_submodule(name) for name in names]
+    if len(modules) == 1:
+        module = modules[0]
+        return Projection(names, module.weight.data, _bias(module), [module.out_features])
+    weight = torch.cat([m.weight.data for m in modules])
+    biases = [_bias(m) for m in modules]
+    bias = None
+    if any(b is not None for b in biases):
+        bias = torch.cat([
+            b if b is not None else weight.new_zeros(m.out_features)
+            for b, m in zip(biases, modules, strict=True)
+        ])
+    start = 0
+    for module in modules:
+        end = start + module.out_features
+        module.weight.data = weight[start:end]
+        if module.bias is not None:
+            assert bias is not None
+            module.bias.data = bias[start:end]
+        start = end
+    return Projection(names, weight, bias, [m.out_features for m in modules])
+
+
+def _bias(module: Any) -> torch.Tensor | None:
+    bias = getattr(module, "bias", None)
+    return None if bias is None else bias.data
+
+
+_READ: weakref.WeakKeyDictionary[Any, tuple[list[Layer], Projection]] = (
+    weakref.WeakKeyDictionary()
+)
+"""The fused weights of each model read so far (a draft model serves several engines)."""
+
+
+def read_layers(model: Any) -> tuple[list[Layer], Projection]:
+    """The decoder layers' weights, fused, and the output projection (lm_head)."""
+    found = _READ.get(model)
+    if found is None:
+        found = _READ[model] = _read_layers(model)
+    return found
+
+
+def _read_layers(model: Any) -> tuple[list[Layer], Projection]:
+    layers = []
+    for index, layer in enumerate(model.model.layers):
+        prefix = f"model.layers.{index}"
+        attn, mlp = f"{prefix}.self_attn", f"{prefix}.mlp"
+        layers.append(Layer(
+            input_norm=layer.input_layernorm.weight.data,
+            qkv=_fuse(model, [f"{attn}.q_proj", f"{attn}.k_proj", f"{attn}.v_proj"]),
+            o=_fuse(model, [f"{attn}.o_proj"]),
+            post_norm=layer.post_attention_layernorm.weight.data,
+            gate_up=_fuse(model, [f"{mlp}.gate_proj", f"{mlp}.up_proj"]),
+            down=_fuse(model, [f"{mlp}.down_proj"]),
+        ))
+    head = model.lm_head
+    return layers, Projection(["lm_head"], head.weight.data, _bias(head), [head.out_features])
+
+
+def projections(layers: Sequence[Layer], head: Projection) -> list[Projection]:
+    """Every projection, in order."""
+    found = [p for layer in layers for p in (layer.qkv, layer.o, layer.gate_up, layer.down)]
+    return [*found, head]
+
+
+def quantize(
+    layers: Sequence[Layer],
+    head: Projection,
+    mode: str,
+    gguf: Path | None = None,
+) -> str:
+    """Give every projection an `mode` ("int4" or "int8") copy; return what was done.
+
+    With `gguf`, the weights are read from that file (its 4-bit blocks kept as they are for
+    int4); otherwise they are rounded from the dense weights.
+    """
+    assert mode in ("int4", "int8"), mode
+    if all(p.mode == mode for p in projections(layers, head)):
+        return _summary(layers, head, mode)
+    source: Mapping[str, Int4Groups | torch.Tensor] = {}
+    if gguf is not None:
+        from codegen.gguf_weights import read_projections
+
+        source = dict(read_projections(gguf))
+    kept = rounded = 0
+    for projection in projections(layers, head):
+        if projection.mode == mode:
+            continue  # a model shared by several engines (a draft) is quantized once
+        projection.mode = mode
+        device = projection.dense.device
+        parts = [source.get(name) for name in projection.names]
+        if mode == "int8" or not int4_supported(projection.shape[1], device):
+            weights = [
+                part.dequantize() if isinstance(part, Int4Groups) else part for part in parts
+            ]
+            if all(w is not None for w in weights):
+                whole = torch.cat([w for w in weights if w is not None])
+            else:
+                whole = projection.dense
+            projection.quantized = Int8Weight(whole, device)
+            continue
+        groups = []
+        for name, part in zip(projection.names, parts, strict=True):
+            if isinstance(part, Int4Groups):
+                groups.append(part)
+                kept += 1
+                continue
+            rounded += 1
+            dense = part if part is not None else _rows(projection, name)
+            groups.append(int4_groups(dense, GROUP))
+        projection.quantized = Int4Weight(concat_groups(groups), device)
+    summary = _summary(layers, head, mode)
+    if mode == "int4" and gguf is not None:
+        summary += f", {kept} weights kept from 4-bit GGUF blocks, {rounded} rounded to 4 bits"
+    return summary
+
+
+def _summary(layers: Sequence[Layer], head: Projection, mode: str) -> str:
+    total = sum(p.quantized.nbytes for p in projections(layers, head) if p.quantized is not None)
+    return f"{mode}, {total / 2**20:.0f} MiB"
+
+
+def _rows(projection: Projection, name: str) -> torch.Tensor:
+    """The dense rows of one of a projection's names."""
+    start, end = projection.columns[projection.names.index(name)]
+    return projection.dense[start:end]
