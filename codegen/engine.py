@@ -95,7 +95,7 @@ class Engine:
         self.chunk = prefill_chunk or (
             PREFILL_CHUNK_GPU if self.device.type == "cuda" else PREFILL_CHUNK
         )
-        self._margin = self.chunk + speculate_tokens + 2
+        self._margin = speculate_tokens + 2
         """Positions past a sequence's end that a speculation may write, plus the last
         position of each slot, which compiled steps use as scratch."""
         self.cache = on_compute(lambda: SlotCache(self.forward.kv_shape, slots, capacity))
@@ -445,6 +445,8 @@ class Engine:
         accepted = 0
         while accepted < len(proposal) and proposal[accepted] == greedy[accepted]:
             accepted += 1
+        self.stats.proposed_tokens += len(proposal)
+        self.stats.accepted_tokens += accepted
         logprobs = torch.log_softmax(logits, dim=-1)
         emitted = 0
         alive = True

@@ -29,6 +29,10 @@ class Stats:
     speculative_rounds: int = 0
     speculative_tokens: int = 0
     """Tokens emitted by speculative rounds (accepted draft tokens plus one per round)."""
+    proposed_tokens: int = 0
+    """Tokens the draft proposed."""
+    accepted_tokens: int = 0
+    """Proposed tokens the large model agreed with."""
     failures: int = 0
     out_of_memory: int = 0
     """Failures that were the device running out of memory."""

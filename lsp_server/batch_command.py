@@ -18,7 +18,8 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from codegen import batch, evaluate
-from codegen.backends import Backend, load_backend
+from codegen.backends import Backend, RuntimeOptions, load_backend
+from codegen.quant import MODES as QUANTIZE_MODES
 from codegen.model import parse_spec, resolve_default_spec
 from codegen.pipeline import Pipeline
 from prompts.templates import FimTemplate
@@ -48,6 +49,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="", help="model spec; default: the built-in default")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--quantize", default="auto", choices=QUANTIZE_MODES,
+                        help="decoding weights: auto (int4 on a CPU), int4, int8, off")
     parser.add_argument("--n", type=int, default=1, help="candidates per request (default)")
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--temperature", type=float, default=0.0)
@@ -106,7 +109,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, lines: list[str], output: Path) -> int:
     spec = parse_spec(args.model) if args.model else resolve_default_spec()
     backend = load_backend(spec, device=args.device, dtype=args.dtype,
-                           progress=None if args.quiet else _say)
+                           progress=None if args.quiet else _say,
+                           runtime=RuntimeOptions(quantize=args.quantize))
     validators = () if args.no_validators else create_validators(patient=True)
     pipeline = Pipeline(backend, FimTemplate(), validators=validators)
     defaults = {"n": args.n, "max_new_tokens": args.max_new_tokens,

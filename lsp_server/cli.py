@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen.backends import DTYPES
+from codegen.quant import MODES as QUANTIZE_MODES
 from codegen.model import ModelError, parse_spec, pull, resolve_default_spec
 from codegen.pipeline import Pipeline
 from codegen.positions import PositionError, offset_at, position_at
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", default="", help="model spec; default: settings or built-in")
     serve.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N")
     serve.add_argument("--dtype", default=None, choices=DTYPES, help="weight precision")
+    serve.add_argument("--quantize", default=None, choices=QUANTIZE_MODES,
+                       help="decoding weights (default auto: int4 on a CPU)")
     serve.add_argument("--exclude", action="append", default=[], metavar="FEATURE",
                        help="leave out a feature (repeatable)")
     serve.add_argument("-v", "--verbose", action="count", default=0, dest="serve_verbose")
@@ -52,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--model", default="", help="model spec; default: the built-in default")
     complete.add_argument("--device", default="auto")
     complete.add_argument("--dtype", default="auto", choices=DTYPES, help="weight precision")
+    complete.add_argument("--quantize", default="auto", choices=QUANTIZE_MODES,
+                          help="decoding weights: auto (int4 on a CPU), int4, int8, off")
     complete.add_argument("--n", type=int, default=1, help="number of alternatives")
     complete.add_argument("--max-new-tokens", type=int, default=64)
     complete.add_argument("--adapter", default="", help="LoRA adapter folder to complete with")
@@ -159,14 +164,15 @@ SWITCH_INTERVAL_S = 0.0005
 def serve(args: argparse.Namespace) -> None:
     """Run the language server until the client exits."""
     from codegen.service import CompletionService
-    from lsp_server.config import Settings
+    from lsp_server.config import RuntimeSettings, Settings
     from lsp_server.server import create_server
     from validators import create_validators
 
     # The decode thread runs Python between its kernels; at the default 5 ms switch interval
     # the event loop could wait that long for the GIL on every message it handles.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    settings = Settings(model=args.model, device=args.device or "auto", dtype=args.dtype or "auto")
+    settings = Settings(model=args.model, device=args.device or "auto", dtype=args.dtype or "auto",
+                        runtime=RuntimeSettings(quantize=args.quantize or "auto"))
     service = CompletionService(validators=create_validators())
     server = create_server(settings, service, exclude=args.exclude)
     if args.tcp is not None:
@@ -177,7 +183,7 @@ def serve(args: argparse.Namespace) -> None:
 
 def complete(args: argparse.Namespace) -> int:
     """Complete once through the same pipeline as the server; return the exit code."""
-    from codegen.backends import load_backend
+    from codegen.backends import RuntimeOptions, load_backend
 
     try:
         text = args.file.read_text(encoding="utf-8")
@@ -196,7 +202,8 @@ def complete(args: argparse.Namespace) -> int:
         print(f"vetted: {exc}", file=sys.stderr)
         return 2
     spec = parse_spec(args.model) if args.model else resolve_default_spec()
-    backend = load_backend(spec, device=args.device, dtype=args.dtype, progress=say)
+    backend = load_backend(spec, device=args.device, dtype=args.dtype, progress=say,
+                           runtime=RuntimeOptions(quantize=args.quantize))
     if args.adapter:
         check = getattr(backend, "check_adapter", None)
         if check is None:

@@ -152,6 +152,7 @@ async def load_model(ls: CompletionServer) -> None:
     settings = ls.settings
     runtime = RuntimeOptions(
         compile=settings.runtime.compile,
+        quantize=settings.runtime.quantize,
         slots=settings.runtime.slots,
         prefix_cache_mb=settings.runtime.prefix_cache_mb,
         speculate_tokens=settings.runtime.speculate_tokens,

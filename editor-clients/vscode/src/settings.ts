@@ -23,6 +23,7 @@ export const SERVER_SETTINGS = [
   "automaticModel",
   "speculative",
   "runtime.compile",
+  "runtime.quantize",
   "runtime.slots",
   "runtime.prefixCacheMb",
   "runtime.speculateTokens",
