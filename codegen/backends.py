@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -16,6 +18,7 @@ from codegen.engine import Engine
 from codegen.forward import UnsupportedModel
 from codegen.generate import OnText, SamplingParams, generate
 from codegen.model import PYPI_MODELS, ModelError, ModelSpec, default_cache_dir, pull
+from codegen.quant import GROUP
 from codegen.quant import MODES as QUANTIZE_MODES
 from codegen.remote import RemoteBackend, RemoteOptions
 from codegen.sequences import Timing
@@ -146,11 +149,13 @@ class TorchBackend:
         runtime: RuntimeOptions = RuntimeOptions(),
         draft: Any = None,
         gguf: Path | None = None,
+        saved: Path | None = None,
     ) -> None:
         """Wrap a loaded model and its tokenizer, and start its engine.
 
         `draft`, a smaller model with the same tokenizer, speculates for lone greedy requests.
-        `gguf`, the file the model was converted from, gives quantization its 4-bit blocks.
+        `gguf`, the file the model was converted from, gives quantization its 4-bit blocks;
+        `saved` keeps the quantized weights for the next load.
         """
         self.model = model
         self.tokenizer: HFTokenizer = tokenizer
@@ -160,9 +165,7 @@ class TorchBackend:
         self._checked: dict[str, tuple[float, str]] = {}
         """Adapter folder → (weights file time, error or "") of its last check."""
         gpu = str(getattr(model, "device", "cpu")).startswith("cuda")
-        quantize = runtime.quantize
-        if quantize == "auto":
-            quantize = "off" if gpu else "int4"
+        quantize = resolve_quantize(runtime.quantize, gpu)
         try:
             self.engine = Engine(
                 model,
@@ -176,6 +179,7 @@ class TorchBackend:
                 speculate_tokens=runtime.speculate_tokens,
                 quantize=quantize,
                 gguf=gguf,
+                saved=saved,
             )
         except UnsupportedModel as exc:
             logger.warning("%s: generating one request at a time (%s)", description, exc)
@@ -429,7 +433,12 @@ def load_backend(
             logger.warning("draft model on %s, not %s: no speculation", draft.model.device, target)
     description = f"{spec} on {target}"
     gguf = gguf_source(spec, cache_dir)
-    backend = TorchBackend(model, tokenizer, description, runtime, draft_model, gguf)
+    mode = resolve_quantize(runtime.quantize, target.startswith("cuda"))
+    saved = None
+    if mode != "off":
+        report(f"preparing {mode} weights for decoding")
+        saved = quantized_file(spec, model, mode, target, gguf, cache_dir)
+    backend = TorchBackend(model, tokenizer, description, runtime, draft_model, gguf, saved)
     if backend.engine is not None and backend.engine.forward.quantization != "off":
         backend.description += f" ({backend.engine.forward.quantization.split(',')[0]})"
     return backend
@@ -455,6 +464,35 @@ def _load_model(spec: ModelSpec, source: str, target: str, precision: Any) -> tu
     except Exception as exc:
         raise ModelError(f"could not load {spec}: {exc}") from exc
     return model, tokenizer
+
+
+def resolve_quantize(requested: str, gpu: bool) -> str:
+    """The decoding weights for a setting: "auto" is int4 on a CPU, the model's own on a GPU."""
+    if requested == "auto":
+        return "off" if gpu else "int4"
+    return requested
+
+
+def quantized_file(
+    spec: ModelSpec, model: Any, mode: str, device: str, gguf: Path | None,
+    cache_dir: Path | None = None,
+) -> Path:
+    """Where the quantized weights of this model, mode and device kind are kept between loads.
+
+    The name changes with whatever changes the weights: the model (its files' times, the
+    hub revision, the GGUF), the mode, the kind of device (packing differs) and torch.
+    """
+    import torch
+
+    parts = [str(spec), mode, device.split(":")[0], torch.__version__, str(GROUP),
+             str(getattr(model.config, "_commit_hash", "") or "")]
+    where = Path(str(getattr(model.config, "_name_or_path", "")))
+    for path in [*sorted(where.glob("*.safetensors")), *([gguf] if gguf else [])]:
+        stat = path.stat()
+        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(spec)).strip("-")[-60:]
+    return (cache_dir or default_cache_dir()) / "quantized" / f"{name}-{mode}-{key}.safetensors"
 
 
 def gguf_source(spec: ModelSpec, cache_dir: Path | None = None) -> Path | None:

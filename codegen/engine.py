@@ -71,6 +71,7 @@ class Engine:
         speculate_tokens: int = 4,
         quantize: str = "off",
         gguf: Path | None = None,
+        saved: Path | None = None,
         prefill_chunk: int = 0,
     ) -> None:
         """Read the weights, allocate the slot cache and start the model thread.
@@ -80,7 +81,8 @@ class Engine:
         `compile_backend` None means inductor, and on a GPU the steps are recorded as CUDA
         graphs (`compile_model=False` records the eager step); tests pass "aot_eager" to
         run the same path on a CPU without a C++ compiler. `quantize` ("int4", "int8" or
-        "off") sets the decoding weights, read from `gguf` where given. `prefill_chunk`
+        "off") sets the decoding weights, read from `gguf` where given, kept in `saved` for the
+        next load (`codegen.weights.quantize`). `prefill_chunk`
         (0: by device) is the most prompt tokens read per forward.
         """
         self.adapters = AdapterBank(model)
@@ -88,7 +90,7 @@ class Engine:
         # Reading (fusing) and quantizing weights runs parallel kernels: on the compute thread.
         self.forward = on_compute(lambda: SlotModel(model, self.adapters))
         if quantize != "off":
-            on_compute(lambda: self.forward.quantize(quantize, gguf))
+            on_compute(lambda: self.forward.quantize(quantize, gguf, saved))
         self.decode = decode
         self.reuse_prefixes = reuse_prefixes
         self.device = self.forward.device

@@ -79,6 +79,8 @@ class SlotModel:
         )
         self._cos = torch.empty(0)
         self._sin = torch.empty(0)
+        self.mode = "off"
+        """The decoding weights: "off" (dense), "int4" or "int8"."""
         self.quantization = "off"
         """What `quantize` did, for status."""
 
@@ -87,9 +89,13 @@ class SlotModel:
         """Where the weights are."""
         return self.kv_shape.device
 
-    def quantize(self, mode: str, gguf: Path | None = None) -> None:
-        """Decode with `mode` ("int4" or "int8") weights; the dense ones stay for prompts."""
-        self.quantization = quantize(self.layers, self.head, mode, gguf)
+    def quantize(self, mode: str, gguf: Path | None = None, saved: Path | None = None) -> None:
+        """Decode with `mode` ("int4" or "int8") weights; the dense ones stay for prompts.
+
+        See `codegen.weights.quantize` for `gguf` (the source file) and `saved`.
+        """
+        self.quantization = quantize(self.layers, self.head, mode, gguf, saved)
+        self.mode = mode
 
     @property
     def projections(self) -> list[Projection]:
@@ -139,9 +145,10 @@ class SlotModel:
         mask = None if lone else _mask(positions, kv_len)
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
         lora = self.adapters.rows if self.adapters is not None else None
+        mode = self.mode
         for index, layer in enumerate(self.layers):
             normed = F.rms_norm(hidden, (self.hidden,), layer.input_norm, self.eps)
-            qkv = _project(layer.qkv, normed.view(batch * steps, -1), self.adapters, lora)
+            qkv = _project(layer.qkv, normed.view(batch * steps, -1), mode, self.adapters, lora)
             qk = qkv[:, : (heads + kv_heads) * dim].view(batch, steps, heads + kv_heads, dim)
             qk = qk * cos + qk.roll(dim // 2, -1) * sin  # RoPE on queries and keys at once
             v = qkv[:, (heads + kv_heads) * dim :].view(batch, steps, kv_heads, dim)
@@ -152,16 +159,17 @@ class SlotModel:
                 qk[:, :, :heads], keys[lo : lo + batch, :, :kv_len],
                 values[lo : lo + batch, :, :kv_len], mask,
             )  # [B, T, Q·D]
-            hidden = hidden + _project(layer.o, out.view(batch * steps, -1), self.adapters,
+            hidden = hidden + _project(layer.o, out.view(batch * steps, -1), mode, self.adapters,
                                        lora).view(batch, steps, -1)
             normed = F.rms_norm(hidden, (self.hidden,), layer.post_norm, self.eps)
-            gate_up = _project(layer.gate_up, normed.view(batch * steps, -1), self.adapters, lora)
+            gate_up = _project(layer.gate_up, normed.view(batch * steps, -1), mode, self.adapters,
+                               lora)
             gate, up = gate_up.chunk(2, dim=-1)
-            down = _project(layer.down, F.silu(gate) * up, self.adapters, lora)
+            down = _project(layer.down, F.silu(gate) * up, mode, self.adapters, lora)
             hidden = hidden + down.view(batch, steps, -1)
         kept = hidden.index_select(1, pick)  # [B, K, E]
         kept = F.rms_norm(kept, (self.hidden,), self.final_norm, self.eps)
-        logits = self.head(kept.view(-1, self.hidden)).float()
+        logits = self.head(kept.view(-1, self.hidden), mode).float()
         return logits.view(batch, -1, self.vocab_size)  # [B, K, V]
 
 
@@ -197,11 +205,12 @@ def _attend(
 def _project(
     projection: Projection,
     x: torch.Tensor,
+    mode: str,
     bank: AdapterBank | None,
     rows: Any,
 ) -> torch.Tensor:
     """A projection of x [B·T, K], plus the LoRA updates of the rows that use adapters."""
-    y = projection(x)
+    y = projection(x, mode)
     if not rows or bank is None:
         return y
     return bank.add_updates(projection.names, projection.columns, x, y)

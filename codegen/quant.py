@@ -83,6 +83,10 @@ class QuantWeight(Protocol):
     out_features: int
     nbytes: int
 
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The tensors that hold the weight, for saving."""
+        ...
+
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         """Multiply x [M, K] by the weight's transpose: [M, N] in x's dtype."""
         ...
@@ -91,29 +95,45 @@ class QuantWeight(Protocol):
 class Int4Weight:
     """An int4 weight packed for the device's kernel."""
 
-    def __init__(self, groups: Int4Groups, device: torch.device) -> None:
+    def __init__(self, packed: torch.Tensor, scales_zeros: torch.Tensor, group: int) -> None:
+        """Wrap a packed weight and its [K/g, N, 2] bf16 scales and zeros (`pack`, `load`)."""
+        self.packed = packed
+        self.scales_zeros = scales_zeros
+        self.group = group
+        self.out_features = int(scales_zeros.shape[1])
+        self.cuda = packed.device.type == "cuda"
+        self.nbytes = packed.numel() * packed.element_size() + scales_zeros.numel() * 2
+
+    @classmethod
+    def pack(cls, groups: Int4Groups, device: torch.device) -> Int4Weight:
         """Pack the codes and the scales/zeros as the device's kernel wants them."""
-        n, k = groups.codes.shape
-        self.out_features = n
-        self.group = groups.group
+        k = groups.codes.shape[1]
         # [K/g, N, 2]: scale and zero of each group of each output row.
         pairs = torch.stack([groups.scales, groups.zeros], dim=-1).transpose(0, 1)
-        self.scales_zeros = pairs.contiguous().to(device=device, dtype=torch.bfloat16)
-        self.cuda = device.type == "cuda"
-        if self.cuda:
+        scales_zeros = pairs.contiguous().to(device=device, dtype=torch.bfloat16)
+        if device.type == "cuda":
             # The CUDA kernel takes two codes per byte, the even column in the high nibble,
             # and tiles K by innerKTiles * 16: 8 where K allows (the fastest), less otherwise.
             codes = groups.codes.to(device)
             paired = (codes[:, ::2] << 4 | codes[:, 1::2]).contiguous()
             tiles = next(t for t in (8, 4, 2) if k % (t * 16) == 0)
-            self.packed = torch.ops.aten._convert_weight_to_int4pack(paired, tiles)
+            packed = torch.ops.aten._convert_weight_to_int4pack(paired, tiles)
         else:
-            self.packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
+            packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(
                 groups.codes.to(torch.int32), 1
             )
-        self.nbytes = self.packed.numel() * self.packed.element_size() + (
-            self.scales_zeros.numel() * self.scales_zeros.element_size()
-        )
+        return cls(packed, scales_zeros, groups.group)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """What `load` needs, for saving."""
+        return {"packed": self.packed, "scales_zeros": self.scales_zeros,
+                "group": torch.tensor(self.group)}
+
+    @classmethod
+    def load(cls, tensors: dict[str, torch.Tensor], device: torch.device) -> Int4Weight:
+        """The weight `tensors` saved."""
+        return cls(tensors["packed"].to(device), tensors["scales_zeros"].to(device),
+                   int(tensors["group"]))
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         """Multiply x [M, K] by the weight's transpose: [M, N] in x's dtype."""
@@ -133,16 +153,30 @@ class Int4Weight:
 class Int8Weight:
     """A per-output-channel int8 weight: ``w[n, k] = q[n, k] · s[n]``."""
 
-    def __init__(self, weight: torch.Tensor, device: torch.device) -> None:
+    def __init__(self, codes: torch.Tensor, scales: torch.Tensor) -> None:
+        """Wrap int8 codes [N, K] and their bf16 row scales [N] (`round`, `load`)."""
+        self.codes = codes
+        self.scales = scales
+        self.out_features = int(codes.shape[0])
+        self.cuda = codes.device.type == "cuda"
+        self.nbytes = codes.numel() + scales.numel() * 2
+
+    @classmethod
+    def round(cls, weight: torch.Tensor, device: torch.device) -> Int8Weight:
         """Round a float weight [N, K] to int8 with one symmetric scale per row."""
         weight = weight.float()
         scales = (weight.abs().amax(dim=1) / 127).clamp(min=1e-8)  # [N]
         codes = (weight / scales[:, None]).round().clamp(-127, 127).to(torch.int8)
-        self.out_features = int(weight.shape[0])
-        self.codes = codes.to(device)
-        self.scales = scales.to(device=device, dtype=torch.bfloat16)
-        self.cuda = device.type == "cuda"
-        self.nbytes = self.codes.numel() + self.scales.numel() * 2
+        return cls(codes.to(device), scales.to(device=device, dtype=torch.bfloat16))
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """What `load` needs, for saving."""
+        return {"codes": self.codes, "scales": self.scales}
+
+    @classmethod
+    def load(cls, tensors: dict[str, torch.Tensor], device: torch.device) -> Int8Weight:
+        """The weight `tensors` saved."""
+        return cls(tensors["codes"].to(device), tensors["scales"].to(device))
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         """Multiply x [M, K] by the weight's transpose: [M, N] in x's dtype."""

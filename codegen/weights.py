@@ -57,10 +57,9 @@ class Projection:
         self.dense = dense
         self.bias = bias
         self.splits = tuple(splits)
-        self.quantized: QuantWeight | None = None
-        """A quantized copy for products of few rows, or None."""
-        self.mode = "off"
-        """What `quantized` is: "int4", "int8" or "off"."""
+        self.quantized: dict[str, QuantWeight] = {}
+        """Quantized copies for products of few rows, by mode ("int4", "int8"): engines
+        sharing a model (a draft, a benchmark's side-by-side runs) may decode differently."""
         offsets = [0]
         for size in splits:
             offsets.append(offsets[-1] + size)
@@ -72,10 +71,10 @@ class Projection:
         """[N, K]."""
         return int(self.dense.shape[0]), int(self.dense.shape[1])
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Project x [M, K] to [M, N]."""
-        if self.quantized is not None and x.shape[0] <= QUANTIZED_UP_TO_ROWS:
-            y = self.quantized.matmul(x)
+    def __call__(self, x: torch.Tensor, mode: str = "off") -> torch.Tensor:
+        """Project x [M, K] to [M, N], with the `mode` copy when few rows are multiplied."""
+        if mode != "off" and x.shape[0] <= QUANTIZED_UP_TO_ROWS:
+            y = self.quantized[mode].matmul(x)
             return y if self.bias is None else y + self.bias
         return F.linear(x, self.dense, self.bias)
 
@@ -164,25 +163,40 @@ def quantize(
     head: Projection,
     mode: str,
     gguf: Path | None = None,
+    saved: Path | None = None,
 ) -> str:
     """Give every projection an `mode` ("int4" or "int8") copy; return what was done.
 
     With `gguf`, the weights are read from that file (its 4-bit blocks kept as they are for
-    int4); otherwise they are rounded from the dense weights.
+    int4); otherwise they are rounded from the dense weights. With `saved`, the result is
+    read from that file when it is there and written to it otherwise: rounding a 1.5B
+    model's weights takes a minute on two cores, reading them back a second.
     """
     assert mode in ("int4", "int8"), mode
-    if all(p.mode == mode for p in projections(layers, head)):
+    every = projections(layers, head)
+    if all(mode in p.quantized for p in every):
         return _summary(layers, head, mode)
+    if saved is not None and saved.is_file():
+        try:
+            _load(every, mode, saved)
+            return _summary(layers, head, mode) + " (saved)"
+        except Exception:  # noqa: BLE001 - a damaged or stale file is made again
+            logger.warning("could not read the quantized weights in %s; making them again",
+                           saved, exc_info=True)
+    summary = _round(every, mode, gguf)
+    if saved is not None:
+        _save(every, mode, saved)
+    return summary
+
+
+def _round(every: Sequence[Projection], mode: str, gguf: Path | None) -> str:
     source: Mapping[str, Int4Groups | torch.Tensor] = {}
     if gguf is not None:
         from codegen.gguf_weights import read_projections
 
         source = dict(read_projections(gguf))
     kept = rounded = 0
-    for projection in projections(layers, head):
-        if projection.mode == mode:
-            continue  # a model shared by several engines (a draft) is quantized once
-        projection.mode = mode
+    for projection in every:
         device = projection.dense.device
         parts = [source.get(name) for name in projection.names]
         if mode == "int8" or not int4_supported(projection.shape[1], device):
@@ -193,7 +207,7 @@ def quantize(
                 whole = torch.cat([w for w in weights if w is not None])
             else:
                 whole = projection.dense
-            projection.quantized = Int8Weight(whole, device)
+            projection.quantized[mode] = Int8Weight.round(whole, device)
             continue
         groups = []
         for name, part in zip(projection.names, parts, strict=True):
@@ -204,15 +218,63 @@ def quantize(
             rounded += 1
             dense = part if part is not None else _rows(projection, name)
             groups.append(int4_groups(dense, GROUP))
-        projection.quantized = Int4Weight(concat_groups(groups), device)
-    summary = _summary(layers, head, mode)
+        projection.quantized[mode] = Int4Weight.pack(concat_groups(groups), device)
+    summary = f"{mode}, {sum(_nbytes(p, mode) for p in every) / 2**20:.0f} MiB"
     if mode == "int4" and gguf is not None:
         summary += f", {kept} weights kept from 4-bit GGUF blocks, {rounded} rounded to 4 bits"
     return summary
 
 
+def _save(every: Sequence[Projection], mode: str, path: Path) -> None:
+    """Write the quantized copies (atomically: a partial file is never read)."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    kinds = []
+    for index, projection in enumerate(every):
+        weight = projection.quantized[mode]
+        kinds.append("int4" if isinstance(weight, Int4Weight) else "int8")
+        for key, tensor in weight.tensors().items():
+            tensors[f"{index}.{key}"] = tensor.detach().cpu().contiguous()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    try:
+        save_file(tensors, str(partial), metadata={"kinds": ",".join(kinds)})
+        partial.replace(path)
+    except OSError:
+        logger.warning("could not save the quantized weights to %s", path, exc_info=True)
+
+
+def _load(every: Sequence[Projection], mode: str, path: Path) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        kinds = (handle.metadata() or {}).get("kinds", "").split(",")
+        if len(kinds) != len(every):
+            raise ValueError(f"{len(kinds)} projections saved, {len(every)} in the model")
+        loaded: list[QuantWeight] = []
+        for index, (projection, kind) in enumerate(zip(every, kinds, strict=True)):
+            device = projection.dense.device
+            keys = [key for key in handle.keys() if key.startswith(f"{index}.")]
+            tensors = {key.split(".", 1)[1]: handle.get_tensor(key) for key in keys}
+            weight: QuantWeight = (
+                Int4Weight.load(tensors, device) if kind == "int4" else
+                Int8Weight.load(tensors, device)
+            )
+            if weight.out_features != projection.shape[0]:
+                raise ValueError(f"projection {index} has {weight.out_features} outputs saved")
+            loaded.append(weight)
+    for projection, weight in zip(every, loaded, strict=True):
+        projection.quantized[mode] = weight
+
+
+def _nbytes(projection: Projection, mode: str) -> int:
+    weight = projection.quantized.get(mode)
+    return weight.nbytes if weight is not None else 0
+
+
 def _summary(layers: Sequence[Layer], head: Projection, mode: str) -> str:
-    total = sum(p.quantized.nbytes for p in projections(layers, head) if p.quantized is not None)
+    total = sum(_nbytes(p, mode) for p in projections(layers, head))
     return f"{mode}, {total / 2**20:.0f} MiB"
 
 

@@ -10,6 +10,8 @@ greedy tokens (`test_forward.py` checks that it does).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -31,14 +33,16 @@ PROMPTS = [
 def sharp_model(seed: int) -> torch.nn.Module:
     """The tiny Qwen2 with random weights from `seed`, attention scaled up (fp32, eval)."""
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(TINY).eval()
+    model: Any = Qwen2ForCausalLM(TINY)
+    model.eval()
     with torch.no_grad():
         for layer in model.model.layers:
             attention = layer.self_attn
             for projection, scale in ((attention.q_proj, QK_SCALE), (attention.k_proj, QK_SCALE),
                                       (attention.v_proj, VO_SCALE), (attention.o_proj, VO_SCALE)):
                 projection.weight.mul_(scale)
-    return model
+    module: torch.nn.Module = model
+    return module
 
 
 def decode(ids: list[int]) -> str:
