@@ -1,24 +1,24 @@
-r"""Latency on a GPU: Qwen2.5-Coder's exact shapes with random bf16 weights, against baselines.
+r"""Latency on a GPU for one model shape: Qwen2.5-Coder's exact shape with random weights.
 
-Run on a GPU machine with ``bash bench/gpu.sh`` (or ``python3 -m bench.latency_gpu``).
-Random weights run at exactly the speed of the real ones (../shared/MODELS.md); the output
-length is forced (no stop tokens), so each request decodes exactly ``--new-tokens``.
+One shape per process, so each shape's compilation and memory start clean:
+``python3 -m bench.latency_gpu --shape 1.5B --out result.json`` (``bash bench/gpu.sh`` runs
+the shapes one after the other within the device's 10 minutes). Random weights run at
+exactly the speed of the real ones (../shared/MODELS.md); the output length is forced, so
+each request decodes exactly ``--new-tokens``. Measured, in this order, and written to the
+JSON file after each step (a run cut short keeps what it measured):
 
-Measured in one run, per shape (1.5B and 7B by default):
+1. the machine's copy bandwidth and the **floor** of a request: bf16 weights ÷ bandwidth
+   per decoded token (the prompt's matrix work at the measured bf16 rate added);
+2. **plain** ``model.generate`` on a ``--prompt-tokens`` prompt, ``--new-tokens`` tokens;
+3. the product's `Engine` with one slot (batch-1 latency needs no more), each request a
+   prompt it has not seen (no prefix reuse): **eager**; with its decode step recorded as a
+   **CUDA graph** (no compiler: seconds to build); with **int4** weights and a CUDA graph;
+   and, within ``--compile-budget`` seconds, with the step **compiled** by inductor and
+   recorded (bf16);
+4. **keystroke**: the same prompt plus two tokens after the prompt was served: time to
+   the first new token with prefix reuse (the fastest engine above).
 
-* the machine's ceilings: device-to-device copy bandwidth and a bf16 matrix product;
-* **floor** of one request: weights ÷ bandwidth per decoded token, plus the prompt's
-  matrix work (2 × parameters × tokens) at the measured matrix rate;
-* **plain** ``model.generate`` on a ``--prompt-tokens`` prompt, ``--new-tokens`` tokens;
-* **engine**: the product's `Engine` (compiled decoding with CUDA graphs, warmed up
-  first), the same request, each time a prompt it has not seen (no prefix reuse);
-* **keystroke**: the same prompt plus two tokens, after the prompt was served: time to the
-  first new token with prefix reuse;
-* **throughput** (1.5B): ``--requests`` requests, ``--streams`` in flight at once, each
-  prompt sharing 90 % of its tokens with the others.
-
-Targets (issue 5): 1.5B ≤ 1.5 × floor and ≥ 15 × faster than plain generate; 7B ≤ 1.4 ×
-floor; keystroke first token ≤ 15 ms; ≥ 150 requests/s at 64 streams for 1.5B.
+Targets (issue 14): 1.5B ≤ 1.5 × floor (96 ms for 1.5k → 64) and ≥ 15 × plain generate.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from codegen.engine import Engine
 from codegen.generate import SamplingParams
 
 SHAPES: dict[str, dict[str, Any]] = {
-    # A tiny shape, for a smoke run of this script on a CPU (--device cpu --shapes tiny).
+    # A tiny shape, for a smoke run of this script on a CPU (--device cpu --shape tiny).
     "tiny": {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128,
              "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 151936,
              "tie_word_embeddings": True},
@@ -74,7 +74,7 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn: Any, repeats: int) -> list[float]:
+def timed(fn: Callable[[], object], repeats: int) -> list[float]:
     """Wall seconds of `fn()` (synchronized), `repeats` times after one warm-up."""
     fn()
     synchronize()
@@ -110,28 +110,73 @@ def weight_bytes(model: Any) -> int:
     return total
 
 
-def prompts(count: int, length: int, shared: float = 0.0, seed: int = 0) -> list[list[int]]:
-    """Random token prompts (ids below the control tokens); `shared` of each is common."""
+def prompts(count: int, length: int, seed: int) -> list[list[int]]:
+    """Random token prompts (ids below the control tokens), none sharing a first token."""
     generator = torch.Generator().manual_seed(seed)
-    common = torch.randint(0, 151000, (int(length * shared),), generator=generator).tolist()
-    return [
-        common + torch.randint(0, 151000, (length - len(common),), generator=generator).tolist()
-        for _ in range(count)
-    ]
+    return [torch.randint(0, 151000, (length,), generator=generator).tolist()
+            for _ in range(count)]
 
 
-def run_shape(
-    shape: str, args: argparse.Namespace, bandwidth: float, flops: float
-) -> dict[str, Any]:
-    """Every measurement of one model shape."""
-    model = build(shape, args.device)
+class Report:
+    """The JSON result, written after every measurement."""
+
+    def __init__(self, path: Path | None, **fields: Any) -> None:
+        """Start the report with what describes the run."""
+        self.path = path
+        self.data: dict[str, Any] = dict(fields)
+        self.save()
+
+    def add(self, **fields: Any) -> None:
+        """Record measurements and save."""
+        self.data.update(fields)
+        self.save()
+        print(json.dumps(fields), flush=True)
+
+    def save(self) -> None:
+        """Write the report so far."""
+        if self.path is not None:
+            self.path.write_text(json.dumps(self.data, indent=2) + "\n", encoding="utf-8")
+
+
+def engine_p50(engine: Engine, args: argparse.Namespace, seed: int) -> float:
+    """Median seconds of forced-length requests on prompts the engine has not seen."""
+    fresh = iter(prompts(args.repeats + 1, args.prompt_tokens, seed=seed))
+    params = SamplingParams(n=1, max_new_tokens=args.new_tokens)
+
+    def one() -> None:
+        ticket = engine.submit(next(fresh), params, (), cancel=threading.Event())
+        assert ticket.result()[0].tokens == args.new_tokens
+
+    return statistics.median(timed(one, args.repeats))
+
+
+def ready(engine: Engine, args: argparse.Namespace, budget: float) -> tuple[bool, float]:
+    """Serve one request so its step shape gets built; wait up to `budget` s for it."""
+    started = time.perf_counter()
+    params = SamplingParams(n=1, max_new_tokens=args.new_tokens)
+    engine.submit(prompts(1, args.prompt_tokens, seed=99)[0], params, (),
+                  cancel=threading.Event()).result()
+    graphs = engine.graphs
+    while graphs is not None and graphs.building and time.perf_counter() - started < budget:
+        time.sleep(0.5)
+    built = graphs is not None and graphs.enabled and not graphs.building and bool(graphs.shapes)
+    return built, time.perf_counter() - started
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure one shape; see the module docstring for the order."""
+    bandwidth, flops = ceilings(args.device)
+    model = build(args.shape, args.device)
     weights = weight_bytes(model)
-    params = weights // 2
-    floor = args.new_tokens * weights / bandwidth + 2 * params * args.prompt_tokens / flops
-    result: dict[str, Any] = {"shape": shape, "weights_gb": round(weights / 1e9, 2),
-                              "floor_ms": round(floor * 1000, 1)}
-    print(f"[{shape}] weights {weights / 1e9:.2f} GB, floor {floor * 1000:.1f} ms", flush=True)
-
+    floor = (args.new_tokens * weights / bandwidth
+             + 2 * (weights // 2) * args.prompt_tokens / flops)
+    report = Report(
+        args.out, shape=args.shape, torch=torch.__version__,
+        device=torch.cuda.get_device_name() if args.device == "cuda" else args.device,
+        prompt_tokens=args.prompt_tokens, new_tokens=args.new_tokens,
+        copy_bandwidth_tb_s=round(bandwidth / 1e12, 2), weights_gb=round(weights / 1e9, 2),
+        floor_ms=round(floor * 1000, 1),
+    )
     ids = torch.tensor([prompts(1, args.prompt_tokens, seed=1)[0]], device=args.device)
 
     def plain() -> None:
@@ -140,123 +185,72 @@ def run_shape(
                            max_new_tokens=args.new_tokens, min_new_tokens=args.new_tokens,
                            pad_token_id=151643)
 
-    plain_s = timed(plain, args.repeats)
-    result["plain_generate_p50_ms"] = round(statistics.median(plain_s) * 1000, 1)
-    print(f"[{shape}] plain generate p50 {result['plain_generate_p50_ms']} ms", flush=True)
+    plain_p50 = statistics.median(timed(plain, args.repeats))
+    report.add(plain_generate_p50_ms=round(plain_p50 * 1000, 1))
+    capacity = args.prompt_tokens + args.new_tokens + 64  # no request grows the cache
+    variants: list[tuple[str, dict[str, Any], float]] = [
+        ("eager", {"compiled": False}, 0.0),
+        ("cuda_graph", {"compiled": True, "compile_model": False}, 120.0),
+        ("int4_cuda_graph", {"compiled": True, "compile_model": False, "quantize": "int4"},
+         120.0),
+        ("compiled", {"compiled": True}, args.compile_budget),
+    ]
+    best = (float("inf"), "")
+    for name, options, budget in variants:
+        if name == "compiled" and budget <= 0:
+            continue
+        engine = Engine(model, lambda tokens: "", slots=1, capacity=capacity, **options)
+        try:
+            built, warm = ready(engine, args, budget) if options["compiled"] else (False, 0.0)
+            if options["compiled"] and not built:
+                report.add(**{f"{name}_error": engine.graphs.error if engine.graphs else "",
+                              f"{name}_warm_s": round(warm, 1)})
+                continue
+            p50 = engine_p50(engine, args, seed=2)
+            report.add(**{f"{name}_p50_ms": round(p50 * 1000, 1),
+                          f"{name}_vs_floor": round(p50 / floor, 2),
+                          f"plain_vs_{name}": round(plain_p50 / p50, 1),
+                          f"{name}_warm_s": round(warm, 1),
+                          f"{name}_graph_steps": engine.graphs.calls if engine.graphs else 0})
+            if p50 < best[0]:
+                best = (p50, name)
+                report.add(keystroke_first_token_p50_ms=keystroke(engine, args), fastest=name)
+        finally:
+            engine.close()
+    return 0
 
-    started = time.perf_counter()
-    # Room for the prompt, the output and the engine's margin, so no request grows the
-    # slots (which would drop the compiled graphs).
-    capacity = args.prompt_tokens + args.new_tokens + 1024
-    engine = Engine(model, lambda tokens: "", slots=args.streams, capacity=capacity,
-                    compiled=not args.eager)
-    warm = SamplingParams(n=1, max_new_tokens=args.new_tokens)
-    engine.submit(prompts(1, args.prompt_tokens, seed=9)[0], warm, (),
-                  cancel=threading.Event()).result()
-    while engine.graphs is not None and engine.graphs.building:
-        time.sleep(0.5)
-    result["warm_up_s"] = round(time.perf_counter() - started, 1)
-    result["compiled"] = engine.graphs is not None and engine.graphs.enabled
-    print(f"[{shape}] engine warm in {result['warm_up_s']} s (compiled: {result['compiled']})",
-          flush=True)
-    params_forced = SamplingParams(n=1, max_new_tokens=args.new_tokens)
-    fresh = iter(prompts(args.repeats + 1, args.prompt_tokens, seed=2))
 
-    def one() -> None:
-        ticket = engine.submit(next(fresh), params_forced, (), cancel=threading.Event())
-        assert ticket.result()[0].tokens == args.new_tokens
-
-    engine_s = timed(one, args.repeats)
-    p50 = statistics.median(engine_s)
-    result.update(
-        engine_p50_ms=round(p50 * 1000, 1),
-        engine_vs_floor=round(p50 / floor, 2),
-        plain_vs_engine=round(statistics.median(plain_s) / p50, 1),
-    )
-    print(f"[{shape}] engine p50 {p50 * 1000:.1f} ms = {p50 / floor:.2f}x floor, "
-          f"{result['plain_vs_engine']}x faster than plain generate", flush=True)
-
+def keystroke(engine: Engine, args: argparse.Namespace) -> float:
+    """Time to the first token of a prompt two tokens longer than one already served, ms."""
     firsts = []
+    params = SamplingParams(n=1, max_new_tokens=args.new_tokens)
     for base in prompts(args.repeats, args.prompt_tokens, seed=3):
         engine.submit(base, SamplingParams(n=1, max_new_tokens=1), (),
                       cancel=threading.Event(), cache_key="doc").result()
-        ticket = engine.submit(base + [11, 12], params_forced, (), cancel=threading.Event(),
+        ticket = engine.submit(base + [11, 12], params, (), cancel=threading.Event(),
                                cache_key="doc")
         ticket.result()
         assert ticket.timing is not None
         firsts.append(ticket.timing.first_token)
-    result["keystroke_first_token_p50_ms"] = round(statistics.median(firsts) * 1000, 1)
-    print(f"[{shape}] keystroke first token p50 {result['keystroke_first_token_p50_ms']} ms",
-          flush=True)
-
-    if shape == args.throughput_shape:
-        result.update(throughput(engine, args))
-    # Each shape's model and engine go before the next is built (gc frees the GPU memory).
-    engine.close()
-    return result
-
-
-def throughput(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    """Requests per second with `--streams` in flight, 90 % shared prefix."""
-    pool = prompts(args.requests, args.prompt_tokens, shared=0.9, seed=4)
-    params = SamplingParams(n=1, max_new_tokens=args.new_tokens)
-    gate = threading.Semaphore(args.streams)
-    tickets = []
-    started = time.perf_counter()
-    for ids in pool:
-        gate.acquire()
-        ticket = engine.submit(ids, params, (), cancel=threading.Event(), cache_key="shared")
-        tickets.append(ticket)
-        threading.Thread(target=_release_when_done, args=(ticket, gate), daemon=True).start()
-    for ticket in tickets:
-        ticket.result()
-    took = time.perf_counter() - started
-    rate = args.requests / took
-    print(f"[throughput] {args.requests} requests, {args.streams} streams: {rate:.0f} req/s, "
-          f"{rate * args.new_tokens:.0f} tokens/s, mean batch {engine.status()['meanBatch']}",
-          flush=True)
-    return {"throughput_requests_per_s": round(rate, 1),
-            "throughput_tokens_per_s": round(rate * args.new_tokens),
-            "throughput_mean_batch": engine.status()["meanBatch"]}
-
-
-def _release_when_done(ticket: Any, gate: threading.Semaphore) -> None:
-    ticket.result()
-    gate.release()
+    return round(statistics.median(firsts) * 1000, 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run every shape and print one JSON report."""
+    """Parse the arguments and measure one shape."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
-    parser.add_argument("--shapes", default="1.5B,7B")
+    parser.add_argument("--shape", default="1.5B", choices=sorted(SHAPES))
     parser.add_argument("--prompt-tokens", type=int, default=1536)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--streams", type=int, default=64)
-    parser.add_argument("--requests", type=int, default=256)
-    parser.add_argument("--throughput-shape", default="1.5B")
-    parser.add_argument("--eager", action="store_true", help="no compiled graphs")
+    parser.add_argument("--compile-budget", type=float, default=150.0,
+                        help="seconds to wait for the inductor-compiled step (0: skip)")
     parser.add_argument("--device", default="cuda", help="cpu: a smoke run of the script")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("latency_gpu: no CUDA device", file=sys.stderr)
         return 2
-    bandwidth, flops = ceilings(args.device)
-    report: dict[str, Any] = {
-        "device": torch.cuda.get_device_name() if args.device == "cuda" else args.device,
-        "torch": torch.__version__,
-        "copy_bandwidth_tb_s": round(bandwidth / 1e12, 2),
-        "bf16_matmul_tflop_s": round(flops / 1e12),
-        "prompt_tokens": args.prompt_tokens,
-        "new_tokens": args.new_tokens,
-        "shapes": [run_shape(s, args, bandwidth, flops) for s in args.shapes.split(",")],
-    }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n", encoding="utf-8")
-    return 0
+    return run(args)
 
 
 if __name__ == "__main__":

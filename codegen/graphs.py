@@ -94,10 +94,7 @@ class Graphs:
         self._wake = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
-        shapes = decode_rows(cache.slots, cache.slots).bit_length() * 8  # rows × kv buckets
-        config = torch._dynamo.config
-        config.recompile_limit = max(config.recompile_limit, shapes)
-        config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, 4 * shapes)
+        _raise_recompile_limit(decode_rows(cache.slots, cache.slots).bit_length() * 8)
 
     @property
     def building(self) -> bool:
@@ -225,3 +222,16 @@ class Graphs:
             return recorded.logits.clone()  # the next replay overwrites the graph's output
 
         return run
+
+
+def _raise_recompile_limit(shapes: int) -> None:
+    """Let dynamo keep a compiled entry per shape (rows × lengths × a few cache sizes).
+
+    Past its limit (8 by default) dynamo would silently run the step eagerly.
+    """
+    config: Any = torch._dynamo.config
+    for name, floor in (("recompile_limit", 4 * shapes), ("cache_size_limit", 4 * shapes),
+                        ("accumulated_recompile_limit", 16 * shapes),
+                        ("accumulated_cache_size_limit", 16 * shapes)):
+        if hasattr(config, name):
+            setattr(config, name, max(getattr(config, name), floor))
