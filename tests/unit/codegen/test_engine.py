@@ -266,3 +266,44 @@ def test_speculation_stays_off_while_it_is_slower() -> None:
     assert gate.open()  # tried again after `retry_after` plain tokens
     gate.record(tokens=4, seconds=0.20)  # 0.05 s per token
     assert gate.open()
+
+
+def test_a_long_prompt_is_read_between_the_steps_of_a_running_stream(
+    model: torch.nn.Module,
+) -> None:
+    # Chunks of 32 tokens, 8 while a stream runs: the stream waits at most one chunk.
+    engine = Engine(model, decode, slots=4, capacity=64, prefill_chunk=32)
+    try:
+        started = threading.Event()
+        running = engine.submit(PROMPTS[1], SamplingParams(n=1, max_new_tokens=60), (),
+                                cancel=never(), on_text=lambda i, t: started.set())
+        assert started.wait(30)
+        long = (PROMPTS[0] * 3)[:80]
+        newcomer = engine.submit(long, GREEDY, (), cancel=never())
+        assert texts(newcomer.result(60)) == texts(reference(model, long, GREEDY))
+        assert texts(running.result(60)) == texts(
+            reference(model, PROMPTS[1], SamplingParams(n=1, max_new_tokens=60)))
+        assert engine.stats.prefill_chunks >= 80 // 8  # read in small chunks meanwhile
+        assert engine.stats.most_chunks_between_steps == 1
+    finally:
+        engine.close()
+
+
+def test_a_request_cancelled_while_its_prompt_is_read_frees_its_slots(
+    model: torch.nn.Module,
+) -> None:
+    engine = Engine(model, decode, slots=2, capacity=64, prefill_chunk=8)
+    try:
+        cancel = threading.Event()
+        stream = engine.submit(PROMPTS[1], SamplingParams(n=1, max_new_tokens=40), (),
+                               cancel=never(),
+                               on_text=lambda i, t: cancel.set() if t.count(" ") == 2 else None)
+        doomed = engine.submit(PROMPTS[0] * 2, SamplingParams(n=1, max_new_tokens=8),
+                               (StopOnEvent(cancel),), cancel=cancel)
+        assert doomed.result(60) == []  # cancelled before its prompt was read
+        stream.result(60)
+        after = engine.submit(PROMPTS[2], SamplingParams(n=2, max_new_tokens=4, seed=1), (),
+                              cancel=never())
+        assert len(after.result(60)) == 2  # both slots free again
+    finally:
+        engine.close()
