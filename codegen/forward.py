@@ -70,6 +70,7 @@ class SlotModel:
         self.hidden = int(config.hidden_size)
         self.eps = float(config.rms_norm_eps)
         self.vocab_size = int(config.vocab_size)
+        self.max_positions = int(getattr(config, "max_position_embeddings", 0) or 0)
         self.layers, self.head = read_layers(model)
         self.embed: torch.Tensor = inner.embed_tokens.weight.data
         self.final_norm: torch.Tensor = inner.norm.weight.data
@@ -103,9 +104,14 @@ class SlotModel:
         return projections(self.layers, self.head)
 
     def rope_table(self, length: int) -> None:
-        """Compute cos/sin for positions 0..length-1 once (the model's own rotary module)."""
+        """Compute cos/sin for positions 0..length-1 once (the model's own rotary module).
+
+        The table covers the model's context (up to 32k positions, 16 MiB in bf16) from
+        the start, so it never changes under a compiled step.
+        """
         if self._cos.shape[0] >= length:
             return
+        length = max(length, min(self.max_positions, 32768))
         positions = torch.arange(length, device=self.device)[None]
         probe = self.embed[:1]
         cos, sin = self.inner.rotary_emb(probe, positions)  # [1, C, D] each
@@ -123,6 +129,7 @@ class SlotModel:
         lo: int,
         kv_len: int,
         exact: bool = False,
+        adapters: bool = True,
     ) -> torch.Tensor:
         """Feed `tokens` [B, T] of cache rows lo..lo+B-1 and return logits [B, K, V].
 
@@ -130,7 +137,8 @@ class SlotModel:
         `positions` [B, T] are absolute positions (keys and values are written there);
         `pick` [K] selects which of the T positions get logits; `kv_len` bounds the cache
         positions attention reads (at least every position plus one). `exact` says that a
-        lone row's lone token is at position kv_len - 1, so it needs no mask.
+        lone row's lone token is at position kv_len - 1, so it needs no mask. Without
+        `adapters`, no LoRA update is added (what a compiled step is built for).
         """
         batch, steps = tokens.shape
         layers = len(self.layers)
@@ -144,7 +152,7 @@ class SlotModel:
         lone = exact and batch == 1 and steps == 1
         mask = None if lone else _mask(positions, kv_len)
         heads, kv_heads, dim = self.heads, self.kv_heads, self.head_dim
-        lora = self.adapters.rows if self.adapters is not None else None
+        lora = self.adapters.rows if adapters and self.adapters is not None else None
         mode = self.mode
         for index, layer in enumerate(self.layers):
             normed = F.rms_norm(hidden, (self.hidden,), layer.input_norm, self.eps)

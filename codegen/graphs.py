@@ -91,7 +91,7 @@ class Graphs:
         self._recorded: dict[tuple[int, int], _Recorded] = {}
         self._queue: list[tuple[int, int]] = []
         self._pool: Any = None
-        self._wake = threading.Condition()
+        self._wake = threading.Lock()
         self._closed = False
         self._thread: threading.Thread | None = None
         _raise_recompile_limit(decode_rows(cache.slots, cache.slots).bit_length() * 8)
@@ -123,17 +123,21 @@ class Graphs:
         return None
 
     def reset(self) -> None:
-        """The cache tensors were reallocated (it grew): record the graphs again."""
+        """The cache tensors were reallocated (it grew): build the steps again.
+
+        Their shapes changed, so the compiled entries no longer match; calling one would
+        compile on the request path.
+        """
         self._recorded.clear()
-        self._built = {key for key in self._built if key[1] <= self.cache.capacity}
+        self._built.clear()
 
     def close(self) -> None:
-        """Stop the background compiler."""
+        """Stop the background compiler (after the shape it is building)."""
         with self._wake:
             self._closed = True
-            self._wake.notify()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=60)
 
     def _want(self, key: tuple[int, int]) -> None:
         with self._wake:
@@ -145,15 +149,18 @@ class Graphs:
                     target=self._build_queued, name="vetted-compile", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
 
     def _build_queued(self) -> None:
-        """The background compiler: build queued shapes one at a time."""
+        """The background compiler: build queued shapes one at a time, then end.
+
+        The thread ends when the queue is empty: on a CPU a thread that ran parallel
+        kernels keeps an OpenMP team, which would slow the compute thread's kernels
+        (`codegen.compute`).
+        """
         while True:
             with self._wake:
-                while not self._queue and not self._closed:
-                    self._wake.wait()
-                if self._closed:
+                if not self._queue or self._closed:
+                    self._thread = None
                     return
                 key = self._queue[0]
             try:
@@ -179,7 +186,9 @@ class Graphs:
     def _run(self, key: tuple[int, int], inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         tokens, positions = inputs
         pick = torch.zeros(1, dtype=torch.long, device=self.device)
-        return self._compiled(self.cache.tensors, tokens, positions, pick, 0, key[1])
+        # Steps with LoRA rows run eagerly: the compiled one never reads the adapters.
+        return self._compiled(self.cache.tensors, tokens, positions, pick, 0, key[1],
+                              adapters=False)
 
     def _cpu_step(self, key: tuple[int, int]) -> Step:
         def run(tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
