@@ -27,7 +27,9 @@ from typing import Any, Literal
 logger = logging.getLogger(__name__)
 
 DEFAULT_HUB_MODEL = "Qwen/Qwen2.5-Coder-1.5B"
-FALLBACK_MODEL = "pypi:qwen2.5-coder-0.5b-instruct"
+FALLBACK_MODEL = "pypi:qwen2.5-coder-1.5b-instruct"
+"""Without hub access: the packaged 1.5B. On a CPU it decodes in int4 about as fast as
+llama.cpp and passes 84.5 % of 200 single-line infilling tasks, the 0.5B 46 % (RESULTS.md)."""
 
 SpecKind = Literal["hub", "dir", "gguf", "pypi", "random", "replay", "openai"]
 
@@ -169,7 +171,7 @@ def hub_reachable(model_id: str = DEFAULT_HUB_MODEL, timeout: float = 4.0) -> bo
 
 
 def resolve_default_spec() -> ModelSpec:
-    """The default model: the hub's 1.5B base model where reachable, else the packaged 0.5B."""
+    """The default model: the hub's 1.5B base model where reachable, else the packaged 1.5B."""
     if hub_reachable():
         return parse_spec(DEFAULT_HUB_MODEL)
     logger.warning("model hub not reachable; using %s", FALLBACK_MODEL)
