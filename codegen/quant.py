@@ -131,9 +131,13 @@ class Int4Weight:
 
     @classmethod
     def load(cls, tensors: dict[str, torch.Tensor], device: torch.device) -> Int4Weight:
-        """The weight `tensors` saved."""
-        return cls(tensors["packed"].to(device), tensors["scales_zeros"].to(device),
-                   int(tensors["group"]))
+        """The weight `tensors` saved, copied into memory of its own.
+
+        Read as they come from a saved file (pages of the file's mapping), the 1.5B
+        model's int4 products took 48 ms per decode step instead of 24.
+        """
+        return cls(tensors["packed"].to(device, copy=True),
+                   tensors["scales_zeros"].to(device, copy=True), int(tensors["group"]))
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         """Multiply x [M, K] by the weight's transpose: [M, N] in x's dtype."""
@@ -175,8 +179,9 @@ class Int8Weight:
 
     @classmethod
     def load(cls, tensors: dict[str, torch.Tensor], device: torch.device) -> Int8Weight:
-        """The weight `tensors` saved."""
-        return cls(tensors["codes"].to(device), tensors["scales"].to(device))
+        """The weight `tensors` saved, copied into memory of its own (see `Int4Weight.load`)."""
+        return cls(tensors["codes"].to(device, copy=True),
+                   tensors["scales"].to(device, copy=True))
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
         """Multiply x [M, K] by the weight's transpose: [M, N] in x's dtype."""
