@@ -27,8 +27,7 @@ import torch
 GROUP = 32
 """Input weights per int4 group: the block size of GGUF's 4-bit formats."""
 
-MODES = ("auto", "int4", "int8", "off")
-"""`runtime.quantize` values: auto (int4 on a CPU, off on a GPU), int4, int8, off."""
+
 
 
 @dataclass(frozen=True)

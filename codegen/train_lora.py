@@ -25,8 +25,9 @@ from typing import Any
 
 import torch
 
-from codegen.backends import HFTokenizer, pick_device, pick_dtype
+from codegen.backends import HFTokenizer
 from codegen.model import ModelError, parse_spec, pull
+from codegen.placement import pick_device, pick_dtype
 from codegen.train_data import Example, read
 from prompts.templates import END_OF_TEXT, SPECIAL_TOKEN_IDS, FimTemplate, PromptFile, encode_text
 

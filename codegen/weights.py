@@ -7,9 +7,11 @@ weights (views, no second copy), so transformers' forward, ``model.generate`` an
 training code keep working on the same memory.
 
 With quantization, each fused projection also gets an int4 or int8 copy
-(`codegen.quant`) used when few rows are multiplied (decoding); many rows (a prompt
-chunk) go through the dense bf16 weight, which is faster there on CPUs with bf16 matrix
-instructions (measured: int4 is faster up to about 32 rows, then bf16; see RESULTS.md).
+(`codegen.quant`) used when few rows are multiplied (decoding); more rows (a prompt chunk)
+go through the dense bf16 weight. Measured on 2 cores of an AMD EPYC with AVX-512 BF16 but
+no AMX (`bench/matmul_rows.py`, RESULTS.md): int4 is 5-6× faster at 1 row, 3-3.6× at 4,
+about even at 16, 20-30 % slower at 32, and even from 64 rows on. CPUs with AMX compute bf16
+products in tiles and should favour bf16 for prompts more (not measured here).
 From a GGUF file, 4-bit blocks are taken as they are (`codegen.gguf_weights`).
 """
 
@@ -38,7 +40,7 @@ from codegen.quant import (
 
 logger = logging.getLogger(__name__)
 
-QUANTIZED_UP_TO_ROWS = 32
+QUANTIZED_UP_TO_ROWS = 16
 """Products of at most this many rows use the quantized weight, longer ones the dense one."""
 
 

@@ -21,7 +21,7 @@ from codegen import batch, evaluate
 from codegen.backends import Backend, RuntimeOptions, load_backend
 from codegen.model import parse_spec, resolve_default_spec
 from codegen.pipeline import Pipeline
-from codegen.quant import MODES as QUANTIZE_MODES
+from codegen.placement import QUANTIZE_MODES
 from prompts.templates import FimTemplate
 from validators import close_validators, create_validators
 from validators.sandbox import Sandbox, SandboxLimits

@@ -10,11 +10,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from codegen.backends import DTYPES
 from codegen.model import ModelError, parse_spec, pull, resolve_default_spec
 from codegen.pipeline import Pipeline
+from codegen.placement import DTYPES, QUANTIZE_MODES
 from codegen.positions import PositionError, offset_at, position_at
-from codegen.quant import MODES as QUANTIZE_MODES
 from codegen.types import Candidate, CompletionRequest, CompletionResult
 from prompts.templates import FimTemplate
 from validators import close_validators, create_validators

@@ -15,6 +15,7 @@ from codegen.forward import SlotModel
 from codegen.gguf_weights import hf_name, int4_blocks
 from codegen.kv import SlotCache
 from codegen.quant import Int4Weight, Int8Weight, int4_groups
+from codegen.weights import QUANTIZED_UP_TO_ROWS
 from tests.unit.codegen.sharp import PROMPTS, sharp_model
 
 CPU = torch.device("cpu")
@@ -88,11 +89,12 @@ def _rounded_to_int4(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def test_a_quantized_decode_step_computes_with_the_rounded_weights() -> None:
-    # Decoding (one row) uses the int4 copy: the same weights as the dense model rounded
-    # to int4, multiplied in bf16 (a prompt chunk uses the dense weights).
+    # A step of few rows (decoding, a prompt of <= 16 tokens) uses the int4 copy: the
+    # dense model's weights rounded to int4, multiplied in bf16.
     reference, quantized = SlotModel(_rounded_to_int4(sharp_model(0))), SlotModel(sharp_model(0))
     quantized.quantize("int4")
-    ids = PROMPTS[0]
+    ids = PROMPTS[2]
+    assert len(ids) <= QUANTIZED_UP_TO_ROWS
     out = []
     for forward in (reference, quantized):
         cache = SlotCache(forward.kv_shape, 1, 64)
