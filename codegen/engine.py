@@ -32,11 +32,11 @@ from codegen.adapters import AdapterBank
 from codegen.compute import COMPUTE, on_compute
 from codegen.decoder import Decoder
 from codegen.forward import SlotModel
-from codegen.generate import OnText, SamplingParams, sample
+from codegen.generate import OnText, SamplingParams
 from codegen.graphs import Graphs
 from codegen.kv import PrefixCache, SlotCache
-from codegen.sequences import Fill, Job, Seq, Stats, Ticket, Timing
-from codegen.speculative import Draft, SpeculationGate
+from codegen.sequences import Fill, Job, Seq, Stats, Ticket, Timing, sample_tokens
+from codegen.speculative import Draft, SpeculationGate, speculate_round
 from codegen.stopping import StopCheck, first_reason
 from codegen.types import FinishReason, Generation
 
@@ -353,7 +353,7 @@ class Engine:
         if self.draft is not None and self._speculate():
             return
         started = time.perf_counter()
-        tokens, logprobs = self._sample(self._live)
+        tokens, logprobs = sample_tokens(self._live, self.device)
         still = [
             seq for seq, token, lp in zip(self._live, tokens, logprobs, strict=True)
             if self._advance(seq, token, lp)
@@ -364,27 +364,6 @@ class Engine:
             self._decode(still)
             if len(still) == 1:
                 self.gate.record_plain(time.perf_counter() - started)
-
-    def _sample(self, seqs: Sequence[Seq]) -> tuple[list[int], list[float]]:
-        """One token per sequence, each request with its own seeded generator."""
-        logits = torch.stack([seq.logits for seq in seqs if seq.logits is not None])  # [B, V]
-        assert logits.shape[0] == len(seqs)
-        picked = logits.argmax(dim=-1)  # [B]: every greedy row at once
-        groups: dict[int, list[int]] = {}
-        for i, seq in enumerate(seqs):
-            groups.setdefault(id(seq.job), []).append(i)
-        for rows in groups.values():
-            if all(seqs[i].temperature == 0 for i in rows):
-                continue
-            # A request's rows are sampled together, greedy ones included, so its random
-            # stream is the same whatever else shares the batch.
-            job = seqs[rows[0]].job
-            assert job.generator is not None
-            index = torch.tensor(rows, device=self.device)
-            temps = torch.tensor([seqs[i].temperature for i in rows], device=self.device)
-            picked[index] = sample(logits[index], temps, job.params.top_p, job.generator)
-        chosen = torch.log_softmax(logits, dim=-1).gather(-1, picked[:, None])[:, 0]
-        return picked.tolist(), chosen.tolist()
 
     def _advance(self, seq: Seq, token: int, logprob: float) -> bool:
         """Add a sampled token to a sequence; return whether it goes on."""
@@ -426,45 +405,14 @@ class Engine:
     def _speculate(self) -> bool:
         """Run one speculative round for a lone greedy sequence; False when not applicable."""
         assert self.draft is not None
-        if len(self._live) != 1 or self._pending or not self.gate.open():
+        if len(self._live) != 1 or self._pending or self._filling or not self.gate.open():
             return False
         seq = self._live[0]
         if seq.temperature != 0 or seq.logits is None:
             return False
         started = time.perf_counter()
-        token = int(seq.logits.argmax())
-        logprob = float(torch.log_softmax(seq.logits, dim=-1)[token])
-        if not self._advance(seq, token, logprob):
-            self._retire([seq])
-            self._live = []
-            return True
-        room = seq.job.params.max_new_tokens - len(seq.generated)
-        proposal = self.draft.propose(seq.fed, seq.generated[-1], min(self.draft.tokens, room))
-        # Verify the newest token and the proposal in one target forward: logits [k + 1, V].
-        fed = [seq.generated[-1], *proposal]
-        logits = self.decoder.verify(seq.slot, fed, seq.length, seq.job.adapter_slot)
-        greedy = logits.argmax(dim=-1).tolist()
-        accepted = 0
-        while accepted < len(proposal) and proposal[accepted] == greedy[accepted]:
-            accepted += 1
-        self.stats.proposed_tokens += len(proposal)
-        self.stats.accepted_tokens += accepted
-        logprobs = torch.log_softmax(logits, dim=-1)
-        emitted = 0
-        alive = True
-        seq.length += 1  # the newest token is in the cache now
-        for i in range(accepted):
-            seq.logits = logits[i]
-            alive = self._advance(seq, proposal[i], float(logprobs[i, proposal[i]]))
-            emitted += 1
-            if not alive:
-                break
-            seq.length += 1
-        seq.logits = logits[accepted if alive else emitted - 1]
-        self.draft.settle(seq.fed)
-        self.stats.speculative_rounds += 1
-        self.stats.speculative_tokens += emitted + 1
-        self.gate.record(emitted + 1, time.perf_counter() - started)
+        emitted, alive = speculate_round(seq, self.draft, self.decoder, self.stats, self._advance)
+        self.gate.record(emitted, time.perf_counter() - started)
         if not alive:
             self._retire([seq])
             self._live = []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import torch
 
-from codegen.generate import OnText, SamplingParams
+from codegen.generate import OnText, SamplingParams, sample
 from codegen.stopping import StopCheck
 from codegen.types import Generation
 
@@ -116,6 +117,28 @@ class Fill:
     done: int
     """Positions of the first slot already holding the prompt's keys and values."""
     logits: torch.Tensor | None = None  # [V] after the last token read
+
+
+def sample_tokens(seqs: Sequence[Seq], device: torch.device) -> tuple[list[int], list[float]]:
+    """One token per sequence and its log-probability; each request's own seeded generator."""
+    logits = torch.stack([seq.logits for seq in seqs if seq.logits is not None])  # [B, V]
+    assert logits.shape[0] == len(seqs)
+    picked = logits.argmax(dim=-1)  # [B]: every greedy row at once
+    groups: dict[int, list[int]] = {}
+    for i, seq in enumerate(seqs):
+        groups.setdefault(id(seq.job), []).append(i)
+    for rows in groups.values():
+        if all(seqs[i].temperature == 0 for i in rows):
+            continue
+        # A request's rows are sampled together, greedy ones included, so its random
+        # stream is the same whatever else shares the batch.
+        job = seqs[rows[0]].job
+        assert job.generator is not None
+        index = torch.tensor(rows, device=device)
+        temps = torch.tensor([seqs[i].temperature for i in rows], device=device)
+        picked[index] = sample(logits[index], temps, job.params.top_p, job.generator)
+    chosen = torch.log_softmax(logits, dim=-1).gather(-1, picked[:, None])[:, 0]
+    return picked.tolist(), chosen.tolist()
 
 
 class Ticket:

@@ -11,12 +11,17 @@ keeps it on only while it does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
 from codegen.forward import SlotModel
 from codegen.kv import SlotCache, common_prefix
+
+if TYPE_CHECKING:
+    from codegen.decoder import Decoder
+    from codegen.sequences import Seq, Stats
 
 CHUNK = 512
 """Longest run of tokens the draft reads in one forward when it catches up."""
@@ -81,6 +86,50 @@ class Draft:
                 self.cache.tensors, ids, positions, pick, 0, at + len(chunk), exact=True
             )[0, 0]
         return logits
+
+
+Advance = Callable[["Seq", int, float], bool]
+"""Adds a token (and its log-probability) to a sequence; tells whether it goes on."""
+
+
+def speculate_round(
+    seq: Seq, draft: Draft, decoder: Decoder, stats: Stats, advance: Advance
+) -> tuple[int, bool]:
+    """One round for a lone greedy sequence: (tokens emitted, whether it goes on).
+
+    The sequence's next token comes from its logits; the draft proposes up to k more; the
+    large model reads the next token and the proposals in one forward and keeps every
+    proposal that equals its own argmax, plus its own token after the last one kept.
+    """
+    assert seq.logits is not None
+    token = int(seq.logits.argmax())
+    if not advance(seq, token, float(torch.log_softmax(seq.logits, dim=-1)[token])):
+        return 1, False
+    room = seq.job.params.max_new_tokens - len(seq.generated)
+    proposal = draft.propose(seq.fed, seq.generated[-1], min(draft.tokens, room))
+    fed = [seq.generated[-1], *proposal]
+    logits = decoder.verify(seq.slot, fed, seq.length, seq.job.adapter_slot)  # [k + 1, V]
+    greedy = logits.argmax(dim=-1).tolist()
+    accepted = 0
+    while accepted < len(proposal) and proposal[accepted] == greedy[accepted]:
+        accepted += 1
+    stats.proposed_tokens += len(proposal)
+    stats.accepted_tokens += accepted
+    logprobs = torch.log_softmax(logits, dim=-1)
+    emitted, alive = 0, True
+    seq.length += 1  # the newest token is in the cache now
+    for i in range(accepted):
+        seq.logits = logits[i]
+        alive = advance(seq, proposal[i], float(logprobs[i, proposal[i]]))
+        emitted += 1
+        if not alive:
+            break
+        seq.length += 1
+    seq.logits = logits[accepted if alive else emitted - 1]
+    draft.settle(seq.fed)
+    stats.speculative_rounds += 1
+    stats.speculative_tokens += emitted + 1
+    return emitted + 1, alive
 
 
 class SpeculationGate:
