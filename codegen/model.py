@@ -287,8 +287,10 @@ def _convert_gguf(
         return target
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     progress(f"converting {gguf_path.name} to bf16 safetensors in {target} (once)")
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # our line says it
     directory, name = str(gguf_path.parent), gguf_path.name
     try:
         config = AutoConfig.from_pretrained(directory, gguf_file=name)
