@@ -79,7 +79,7 @@ class Engine:
         `capacity` is the initial length of each slot; it grows when a request needs more.
         `compiled` builds decode steps in the background (`codegen.graphs`):
         `compile_backend` None means inductor, and on a GPU the steps are recorded as CUDA
-        graphs (`compile_model=False` records the eager step); tests pass "aot_eager" to
+        graphs (`compile_model=False` records the eager step); tests pass "eager" to
         run the same path on a CPU without a C++ compiler. `quantize` ("int4", "int8" or
         "off") sets the decoding weights, read from `gguf` where given, kept in `saved` for the
         next load (`codegen.weights.quantize`). `prefill_chunk`

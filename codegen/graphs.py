@@ -16,7 +16,10 @@ compilation (`compile_model=False`) the eager step is recorded.
 Keys and values are written with `index_put_` into each layer's own cache tensor, which
 inductor keeps in place (`tests/unit/codegen/test_graphs.py` reads the generated code).
 Compiling and recording run the step on the real cache at its last position, which no
-sequence reaches (the engine keeps a margin past every sequence's end).
+sequence reaches (the engine keeps a margin past every sequence's end), while the engine
+goes on decoding: so the compiled step must write in place. A backend that copied each
+cache tensor back whole (aot_eager's functionalized graphs) would put back stale values of
+live positions; inductor's code is checked not to (tests use dynamo's "eager" backend).
 """
 
 from __future__ import annotations

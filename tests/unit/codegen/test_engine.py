@@ -195,21 +195,6 @@ def test_speculative_decoding_gives_the_greedy_tokens(
         engine.close()
 
 
-def test_compiled_graphs_give_the_same_tokens(model: torch.nn.Module) -> None:
-    # aot_eager runs the compiled path (padded prefill chunks, power-of-two decode batches,
-    # graphs built while idle) without a C++ compiler; on a GPU the backend is inductor.
-    engine = Engine(model, decode, slots=4, capacity=64, compiled=True,
-                    compile_backend="aot_eager")
-    try:
-        params = SamplingParams(n=3, max_new_tokens=16, seed=2)
-        tickets = [engine.submit(PROMPTS[0], params, (), cancel=never()),
-                   engine.submit(PROMPTS[1], GREEDY, (), cancel=never())]
-        assert texts(tickets[0].result(120)) == texts(reference(model, PROMPTS[0], params))
-        assert texts(tickets[1].result(120)) == texts(reference(model, PROMPTS[1], GREEDY))
-    finally:
-        engine.close()
-
-
 def test_a_failing_step_fails_its_requests_and_the_engine_goes_on(model: torch.nn.Module) -> None:
     engine = Engine(model, decode, capacity=64)
     original = engine.forward.forward

@@ -39,9 +39,12 @@ def wait_built(graphs: Graphs, timeout: float = 120) -> None:
 
 @pytest.fixture
 def compiled(model: torch.nn.Module) -> Iterator[Engine]:
-    # aot_eager runs the compiled path (shapes, background builds) without a C++ compiler.
+    # Dynamo's "eager" backend runs the compiled path (shapes, guards, background builds)
+    # without a C++ compiler, writing the cache in place as inductor does. (aot_eager would
+    # not: its functionalized step copies each cache tensor back whole, which races the
+    # engine's own writes while a step is being built.)
     engine = Engine(model, decode, slots=4, capacity=64, compiled=True,
-                    compile_backend="aot_eager")
+                    compile_backend="eager")
     yield engine
     engine.close()
 
@@ -59,6 +62,22 @@ def test_steps_run_compiled_once_built_and_give_the_same_tokens(
     again = compiled.submit(PROMPTS[0][:-1], GREEDY, (), cancel=threading.Event()).result(60)
     assert again[0].text == reference(model, PROMPTS[0][:-1])
     assert graphs.calls - calls == compiled.stats.decode_steps - steps > 0  # every step
+
+
+def test_batched_requests_run_compiled_and_give_the_same_tokens(
+    model: torch.nn.Module, compiled: Engine
+) -> None:
+    graphs = compiled.graphs
+    assert graphs is not None
+    sampled = SamplingParams(n=3, max_new_tokens=12, seed=2)
+    for _ in range(2):  # the first round queues the shapes, the second runs them compiled
+        tickets = [compiled.submit(PROMPTS[0], sampled, (), cancel=threading.Event()),
+                   compiled.submit(PROMPTS[1], GREEDY, (), cancel=threading.Event())]
+        assert [g.text for g in tickets[0].result(60)] == [
+            g.text for g in generate(model, PROMPTS[0], sampled, decode, ())]
+        assert tickets[1].result(60)[0].text == reference(model, PROMPTS[1])
+        wait_built(graphs)
+    assert (4, 64) in graphs.shapes and graphs.calls > 0
 
 
 def test_a_request_never_waits_for_a_compilation(
