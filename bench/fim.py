@@ -140,6 +140,10 @@ class Record:
     raw_finish: str
     raw_tokens: int
     raw: Score
+    first_line: Score
+    """The raw output's first line inserted (what llama.vim-style clients show)."""
+    first_line_gated: Score
+    """The same, shown only when the spliced file parses."""
     vetted_insert: str | None
     vetted_replaces: str | None
     """Document text the vetted item replaces after the cursor ("" when it only inserts)."""
@@ -228,6 +232,11 @@ def score(program: str | None, case: Case) -> Score:
     )
 
 
+def first_line(raw: str) -> str:
+    """The first line of a model's text, leading newlines skipped (a plain inline client)."""
+    return raw.lstrip("\r\n").split("\n", 1)[0].rstrip("\r")
+
+
 def repeats_suffix_line(raw: str, suffix: str) -> bool:
     """Tell whether a raw output contains the first non-blank line after the hole."""
     following = next((line.strip() for line in suffix.split("\n") if line.strip()), "")
@@ -259,6 +268,10 @@ def run_case(
         notes.append("backend returned no generation")
     raw_program = text[:offset] + generation.text + text[offset:]
     raw_score = score(raw_program if generation.text.strip() else None, case)
+    line = first_line(generation.text)
+    line_program = text[:offset] + line + text[offset:] if line.strip() else None
+    line_score = score(line_program, case)
+    gated = line_score if line_program is not None and parses(line_program) else Score(False)
     item = result.items[0] if result.items else None
     vetted_program = None if item is None else text[:offset] + item.insert + text[item.end :]
     discarded = [
@@ -279,6 +292,8 @@ def run_case(
         raw_finish=generation.finish_reason.value,
         raw_tokens=generation.tokens,
         raw=raw_score,
+        first_line=line_score,
+        first_line_gated=gated,
         vetted_insert=None if item is None else item.insert,
         vetted_replaces=None if item is None else text[offset : item.end],
         applied=[] if item is None else list(item.applied),
@@ -322,17 +337,22 @@ def markdown_table(records: Sequence[Record]) -> str:
     pipeline_ms = [r.latency_ms for r in records]
     rows = [
         ("raw model output", [r.raw for r in records], generate_ms, " (generation only)"),
-        ("post-processed + validated", [r.vetted for r in records], pipeline_ms, ""),
+        ("its first line", [r.first_line for r in records], generate_ms, " (generation only)"),
+        ("first line, hidden when the file does not parse",
+         [r.first_line_gated for r in records], generate_ms, " (generation only)"),
+        ("vetted (post-processed + validated)", [r.vetted for r in records], pipeline_ms, ""),
     ]
     lines = [
-        "| output | exact match % | pass@1 % | parses % | shown % | latency p50 / p90 ms |",
-        "|---|---|---|---|---|---|",
+        "| output | pass@1 % | shown % | right among shown % | exact match % | parses % | "
+        "latency p50 / p90 ms |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, scores, latencies, note in rows:
+        shown = [s for s in scores if s.shown]
         lines.append(
-            f"| {name} | {share([s.exact for s in scores])} | "
-            f"{share([s.passed for s in scores])} | {share([s.parses for s in scores])} | "
-            f"{share([s.shown for s in scores])} | "
+            f"| {name} | {share([s.passed for s in scores])} | "
+            f"{share([s.shown for s in scores])} | {share([s.passed for s in shown])} | "
+            f"{share([s.exact for s in scores])} | {share([s.parses for s in scores])} | "
             f"{percentile(latencies, 50):.0f} / {percentile(latencies, 90):.0f}{note} |"
         )
     return "\n".join(lines)
