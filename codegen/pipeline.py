@@ -13,7 +13,7 @@ from codegen.backends import Backend, OnTiming, Resume
 from codegen.generate import OnText, SamplingParams
 from codegen.postprocess import DEFAULT_FILTERS
 from codegen.postprocess.base import Filter, FilterContext
-from codegen.postprocess.scope import detect_indent_unit, is_single_line
+from codegen.postprocess.scope import completion_scope, detect_indent_unit, inserts_line_above
 from codegen.ranking import merge_identical, rank, syntax_ok
 from codegen.sequences import Timing
 from codegen.types import Candidate, CompletionRequest, CompletionResult, Generation, Timings
@@ -59,10 +59,13 @@ class Pipeline:
         """Run one request through every stage and return the ranked, vetted candidates."""
         cancel = cancel or threading.Event()
         clock = time.perf_counter()
+        scope = completion_scope(request.text, request.offset)
         context = FilterContext(
             request.text,
             request.offset,
-            single_line=is_single_line(request.text, request.offset),
+            single_line=scope == "line",
+            statement=scope == "statement",
+            line_above=inserts_line_above(request.text, request.offset),
             indent_unit=detect_indent_unit(request.text),
             blocked=compiled(request.blocked_output),
         )
@@ -117,6 +120,9 @@ class Pipeline:
         )
         started_validation = time.perf_counter()
         vetted = validate(merge_identical(kept), request, self.validators)
+        shorter = shorter_forms(vetted, context, self.filters)
+        if shorter:  # repair before rejecting: the failing candidates' shorter forms
+            vetted += validate(shorter, request, self.validators)
         shown, rejected = select_shown(vetted)
         discarded += rejected
         if through is not None:
@@ -283,6 +289,33 @@ def postprocess(
         if current is not None:
             kept.append(current)
     return kept, dropped
+
+
+def shorter_forms(
+    candidates: Sequence[Candidate], context: FilterContext, filters: Sequence[Filter]
+) -> list[Candidate]:
+    """The shorter forms of the candidates that failed a check, new ones only.
+
+    A candidate that went on past what the cursor needed is rejected whole although its
+    first statement or first line alone may be right (a plain first-line client would show
+    that line). Each form is the candidate's raw text post-processed again in a narrower
+    scope: one statement (its body included when it opens a block), then one line.
+    """
+    seen = {c.insert for c in candidates}
+    forms: list[Candidate] = []
+    scopes = (("shortened to its first statement", replace(context, statement=True)),
+              ("shortened to its first line", replace(context, single_line=True)))
+    for candidate in candidates:
+        if candidate.passed or context.single_line:
+            continue
+        for label, narrower in scopes:
+            fresh = replace(candidate, insert=candidate.raw, end=context.offset, applied=(),
+                            verdicts=())
+            kept, _ = postprocess([fresh], narrower, filters)
+            if kept and kept[0].insert not in seen:
+                seen.add(kept[0].insert)
+                forms.append(replace(kept[0], applied=(*kept[0].applied, label)))
+    return forms
 
 
 def validate(

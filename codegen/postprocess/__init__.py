@@ -6,13 +6,14 @@ from codegen.postprocess.blocked import drop_blocked
 from codegen.postprocess.empty import drop_empty
 from codegen.postprocess.fences import strip_markdown
 from codegen.postprocess.indentation import normalize_indentation
-from codegen.postprocess.single_line import limit_to_line
+from codegen.postprocess.single_line import limit_to_line, limit_to_statement
 from codegen.postprocess.suffix_overlap import trim_suffix_overlap
 
 DEFAULT_FILTERS: tuple[Filter, ...] = (
     strip_markdown,
     trim_suffix_overlap,
     limit_to_line,
+    limit_to_statement,
     cut_at_block_end,
     normalize_indentation,
     drop_empty,

@@ -19,7 +19,13 @@ class FilterContext:
     offset: int
     """Cursor index into `text`."""
     single_line: bool
-    """True when the completion must stay on the cursor's line (mid-line cursor)."""
+    """True when the completion must stay on the cursor's line (`scope.is_single_line`)."""
+    statement: bool = False
+    """True when the completion is one statement: its first line, and its body when that
+    line opens a block (`scope.completion_scope`: code of the same block follows)."""
+    line_above: bool = False
+    """True at column 0 of a line with code: the completion is a new line above it and keeps
+    its newline (`scope.inserts_line_above`)."""
     indent_unit: str = "    "
     """The file's indentation step ("    ", "  " or "\\t")."""
     blocked: tuple[re.Pattern[str], ...] = ()

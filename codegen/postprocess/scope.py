@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import Literal
 
-from codegen.postprocess.lexing import scan
+from codegen.postprocess.lexing import indent_width, opens_block, previous_line, scan
 from validators.syntax import parse_python
 
 _STRING_QUOTES = re.compile("[^'\"]*('''|\"\"\"|'|\")")
@@ -45,18 +46,73 @@ def in_string_or_comment(text: str, offset: int) -> bool:
     return bool(quote) or in_comment
 
 
-def is_single_line(text: str, offset: int) -> bool:
-    """Tell whether the cursor has code after it on its line, or sits in a string or comment.
+Scope = Literal["line", "statement", "block"]
+"""How much a completion may write: the rest of the cursor's line; one statement (its first
+line, and its body when that line opens a block); or several statements."""
 
-    The decision reads the tree-sitter node at the cursor (`_cursor_state`).
-    Closing brackets and quotes alone after the cursor (``foo(|)``) still allow one line of
-    completion but never several. A triple-quoted string (a docstring) may continue over lines.
+
+def completion_scope(text: str, offset: int) -> Scope:
+    """Decide from the code at the cursor how much a completion may write.
+
+    One line when code follows the cursor on its line, or the cursor sits in a comment or a
+    one-quote string (`_cursor_state` reads the tree-sitter node at the cursor): closing
+    brackets and quotes alone after the cursor (``foo(|)``) still allow one line, never
+    several. Several statements where the code asks for them (`opens_lines`) or in a
+    docstring (a triple-quoted string may continue over lines); otherwise one statement.
     """
     line_suffix = text[offset:].split("\n", 1)[0]
     if line_suffix.strip():
-        return True
+        return "line"
     quote, in_comment = _cursor_state(text, offset)
-    return in_comment or len(quote) == 1
+    if in_comment or len(quote) == 1:
+        return "line"
+    return "block" if quote or opens_lines(text, offset) else "statement"
+
+
+def is_single_line(text: str, offset: int) -> bool:
+    """Tell whether a completion at `offset` must stay on the cursor's line."""
+    return completion_scope(text, offset) == "line"
+
+
+_COMPOUND = re.compile(
+    r"(async\s+)?(def|class|if|elif|else|for|while|with|try|except|finally)\b"
+)
+"""Keywords that begin a compound statement, whose body follows on the next lines."""
+
+
+def opens_lines(text: str, offset: int) -> bool:
+    """Tell whether the code at a cursor with nothing after it on its line wants several lines.
+
+    It does where the typed part of the line begins a compound statement (``for x in|``,
+    ``if ok:|``), after a decorator, and where the cursor's block has nothing left after the
+    cursor (an empty block body, or the end of a block: the next line with code is less
+    indented than the cursor's statement, or there is none). Where more code of the same
+    block follows, the completion is the one statement the user stands on.
+    """
+    prefix = text[:offset]
+    line_prefix = prefix[prefix.rfind("\n") + 1 :]
+    typed = line_prefix.strip()
+    if typed and (_COMPOUND.match(typed) or opens_block(typed)):
+        return True
+    above = previous_line(prefix)
+    if not typed and above.lstrip().startswith("@"):
+        return True
+    if typed or line_prefix:
+        level = indent_width(line_prefix)
+    else:  # column 0 of an empty line: the statement belongs where the line above says
+        level = indent_width(above) + (1 if opens_block(above) else 0)
+    following = next((line for line in text[offset:].split("\n")[1:] if line.strip()), None)
+    return following is None or indent_width(following) < level
+
+
+def inserts_line_above(text: str, offset: int) -> bool:
+    """Tell whether the cursor is at column 0 of a line with code.
+
+    A completion there is a new line above that code, so it keeps its trailing newline.
+    """
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_suffix = text[offset:].split("\n", 1)[0]
+    return offset == line_start and bool(line_suffix.strip())
 
 
 _INDENT = re.compile(r"^([ \t]+)\S", re.MULTILINE)

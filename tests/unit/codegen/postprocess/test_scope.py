@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from codegen.postprocess.scope import detect_indent_unit, in_string_or_comment, is_single_line
+from codegen.postprocess.scope import (
+    completion_scope,
+    detect_indent_unit,
+    in_string_or_comment,
+    inserts_line_above,
+    is_single_line,
+)
 
 
 def split(marked: str) -> tuple[str, int]:
@@ -40,6 +46,50 @@ def split(marked: str) -> tuple[str, int]:
 )
 def test_is_single_line(marked: str, expected: bool) -> None:
     assert is_single_line(*split(marked)) is expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        # An empty body: several lines.
+        ("def f():\n    ║\n", "block"),
+        # The end of a block (the next code is less indented): several lines.
+        ("def f():\n    x = 1\n    ║\ndef g():\n    pass\n", "block"),
+        # At the end of the file.
+        ("x = 1\n║", "block"),
+        # Code of the same block follows: one statement.
+        ("def f():\n    x = 1\n    ║\n    return x\n", "statement"),
+        # Column 0 of an empty line under an opener whose body follows: one statement.
+        ("for x in xs:\n║\n    print(x)\n", "statement"),
+        # Column 0 under an opener whose body is missing: several lines.
+        ("def f():\n║\nprint(f())\n", "block"),
+        # A typed compound-statement header asks for its body.
+        ("def f(xs):\n    for x in ║\n    return 0\n", "block"),
+        ("def f(ok):\n    if ok:║\n    return 0\n", "block"),
+        # A partly typed simple statement with code after it: one statement.
+        ("def f():\n    y = ║\n    return y\n", "statement"),
+        # After a decorator: the function it decorates.
+        ("@cache\n║\nx = 1\n", "block"),
+        # Code after the cursor on its line: one line.
+        ("x = f(║, 2)\n", "line"),
+        # Inside a docstring: several lines.
+        ('def f():\n    """Doc\n    ║\n    """\n    return 1\n', "block"),
+    ],
+)
+def test_completion_scope(marked: str, expected: str) -> None:
+    assert completion_scope(*split(marked)) == expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("def f():\n║    return 1\n", True),  # column 0 of a line with code
+        ("def f():\n    ║return 1\n", False),  # inside the line's indentation
+        ("║\nx = 1\n", False),  # an empty line
+    ],
+)
+def test_inserts_line_above(marked: str, expected: bool) -> None:
+    assert inserts_line_above(*split(marked)) is expected
 
 
 @pytest.mark.parametrize(
