@@ -63,13 +63,24 @@ def generated_passed(candidate: Candidate) -> int | None:
     return None
 
 
+UNKNOWN = ("!timeout", "!budget")
+"""Probe values that say nothing about a program: it ran out of time on that input."""
+
+
 def _similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
-    """Share of probe inputs on which two behaviours agree (1 for identical ones)."""
+    """Share of probe inputs on which two behaviours agree (1 for identical ones).
+
+    Inputs where either program ran out of time are left out: a slow correct program must
+    not lose the support of the programs it agrees with everywhere else.
+    """
     if a == b:
         return 1.0
     if not a or len(a) != len(b):
         return 0.0
-    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+    known = [(x, y) for x, y in zip(a, b, strict=True) if x not in UNKNOWN and y not in UNKNOWN]
+    if not known:
+        return 0.0
+    return sum(x == y for x, y in known) / len(known)
 
 
 def agreement(candidates: Sequence[Candidate]) -> list[float]:

@@ -140,7 +140,8 @@ class EmbeddedTestsValidator:
         if not report.loaded:
             why = "the program fails before the tests run"
             return Verdict(self.name, False, why, report.error, total=total)
-        failed = [i for i, ok in enumerate(report.checks[:total]) if not ok]
+        # A check skipped once the time budget was spent (None) is no evidence against it.
+        failed = [i for i, ok in enumerate(report.checks[:total]) if ok is False]
         if failed:
             first = checks[failed[0]].source.splitlines()[-1] if failed[0] < len(checks) else ""
             return Verdict(
@@ -152,7 +153,10 @@ class EmbeddedTestsValidator:
                 total=total,
                 behaviour=report.probes,
             )
-        return Verdict(self.name, True, passed=total, total=total, behaviour=report.probes)
+        skipped = sum(ok is None for ok in report.checks[:total])
+        detail = f"{skipped} of {total} not run: the time budget was spent" if skipped else ""
+        return Verdict(self.name, True, "", detail, passed=report.passed, total=total,
+                       behaviour=report.probes)
 
     def _skipped(self, why: str) -> Verdict:
         return Verdict(self.name, True, "", why, ran=False)

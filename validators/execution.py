@@ -47,7 +47,9 @@ class Job:
     call_timeout: float = 1.0
     """Seconds for one probe or check."""
     budget: float = 5.0
-    """Seconds for all probes and checks of one program; the rest are skipped."""
+    """Seconds for all checks and probes of one program; the rest are skipped."""
+    probe_share: float = 0.5
+    """At most this share of the budget goes to probes, which run after the checks."""
 
     def as_json(self, programs: Sequence[str]) -> dict[str, Any]:
         """The runner's job format for a share of the programs."""
@@ -58,6 +60,7 @@ class Job:
             "program_timeout": self.program_timeout,
             "call_timeout": self.call_timeout,
             "budget": self.budget,
+            "probe_share": self.probe_share,
         }
 
 
@@ -72,7 +75,8 @@ class Report:
     probes: tuple[str, ...] = ()
     """Canonical value per probe; "!Name" for an exception, "!timeout", "!budget"."""
     checks: tuple[bool | None, ...] = ()
-    """Per check: passed, failed, or None when it timed out or was skipped."""
+    """Per check: passed, failed (it raised or timed out), or None when it was skipped
+    because the program's time budget was spent (no evidence either way)."""
 
     @property
     def passed(self) -> int:

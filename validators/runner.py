@@ -9,18 +9,23 @@ next one; the child reports through a pipe, with its own stdout and stderr sent 
 Job::
 
     {"programs": [source, ...],      # whole modules: the document with a candidate spliced in
-     "probes": [expression, ...],    # evaluated after the program; their values are its behaviour
-     "checks": [statement, ...],     # asserts; each passes when it runs without raising
+     "checks": [statement, ...],     # asserts, run first; each passes when it runs without raising
+     "probes": [expression, ...],    # evaluated after the checks; their values are its behaviour
      "program_timeout": 2.0, "call_timeout": 1.0,
-     "budget": 5.0}                  # seconds for all probes and checks of one program
+     "budget": 5.0,                  # seconds for all checks and probes of one program
+     "probe_share": 0.5}             # of the budget, at most this share goes to probes
 
 Report line per program (in order)::
 
     {"index": i, "loaded": bool, "error": str, "probes": [str], "checks": [true|false|null]}
 
-``null`` marks a check that timed out or was skipped once the program's budget was spent
-(its probes then read ``!budget``). A probe's value is shown canonically (sets sorted,
-floats rounded to 9 significant digits) so that equal behaviour compares equal as text.
+A check that raises or does not finish within ``call_timeout`` fails; ``null`` marks one
+skipped once the program's budget was spent (no evidence either way). The checks run
+first: they are the user's own tests, and probes (invented inputs, for agreement between
+candidates) must never use up the time a correct candidate needs to pass them. Probes get
+what is left, at most ``probe_share`` of the budget; one skipped reads ``!budget``. A
+probe's value is shown canonically (sets sorted, floats rounded to 9 significant digits)
+so that equal behaviour compares equal as text.
 """
 
 from __future__ import annotations
@@ -93,9 +98,20 @@ def _evaluate(job: dict[str, Any], source: str) -> dict[str, Any]:
         report["error"] = f"{type(exc).__name__}: {exc}"[:_REPR_LIMIT]
         return report
     report["loaded"] = True
-    deadline = time.monotonic() + job["budget"]
-    for probe in job["probes"]:
+    started = time.monotonic()
+    deadline = started + job["budget"]
+    for check in job["checks"]:
         if time.monotonic() > deadline:
+            report["checks"].append(None)
+            continue
+        try:
+            _with_alarm(job["call_timeout"], lambda c=check: exec(c, namespace))
+            report["checks"].append(True)
+        except BaseException:  # noqa: BLE001 - a timeout or anything the candidate raises
+            report["checks"].append(False)
+    probe_deadline = min(deadline, time.monotonic() + job["probe_share"] * job["budget"])
+    for probe in job["probes"]:
+        if time.monotonic() > probe_deadline:
             report["probes"].append("!budget")
             continue
         try:
@@ -105,17 +121,6 @@ def _evaluate(job: dict[str, Any], source: str) -> dict[str, Any]:
             report["probes"].append("!timeout")
         except BaseException as exc:  # noqa: BLE001
             report["probes"].append(f"!{type(exc).__name__}")
-    for check in job["checks"]:
-        if time.monotonic() > deadline:
-            report["checks"].append(None)
-            continue
-        try:
-            _with_alarm(job["call_timeout"], lambda c=check: exec(c, namespace))
-            report["checks"].append(True)
-        except _Timeout:
-            report["checks"].append(None)
-        except BaseException:  # noqa: BLE001
-            report["checks"].append(False)
     return report
 
 
@@ -185,6 +190,7 @@ def main(argv: list[str]) -> int:
     job.setdefault("program_timeout", 2.0)
     job.setdefault("call_timeout", 1.0)
     job.setdefault("budget", 5.0)
+    job.setdefault("probe_share", 0.5)
     out = sys.stdout
     for index, source in enumerate(job["programs"]):
         out.write(json.dumps(run_program(job, index, source)) + "\n")

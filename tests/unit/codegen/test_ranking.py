@@ -55,6 +55,18 @@ def test_agreeing_candidates_support_each_other() -> None:
     assert agreement(pool) == [1 + 2 * 2 / 3, 2 + 2 / 3, 2 + 2 / 3]
 
 
+def test_inputs_a_program_ran_out_of_time_on_say_nothing_about_agreement() -> None:
+    pool = [
+        cand("slow but right", OK_SYNTAX, run_tests(True, ("1", "2", "!timeout")), logprob=-0.5),
+        cand("right", OK_SYNTAX, run_tests(True, ("1", "2", "3")), logprob=-0.6),
+        cand("wrong", OK_SYNTAX, run_tests(True, ("1", "5", "7")), logprob=-0.1),
+    ]
+    support = agreement(pool)
+    # The slow one agrees with "right" on every input both finished: full support.
+    assert support == [1 + 1 + 1 / 2, 1 + 1 + 1 / 3, 1 + 1 / 2 + 1 / 3]
+    assert names(rank(pool))[:2] == ["slow but right", "right"]
+
+
 def test_votes_of_merged_duplicates_count_as_agreement() -> None:
     pool = [
         cand("likely", OK_SYNTAX, run_tests(True, ("1",)), logprob=-0.1),

@@ -77,3 +77,26 @@ def test_state_does_not_leak_between_programs(tmp_path: Path) -> None:
 )
 def test_canonical(value: object, text: str) -> None:
     assert runner.canonical(value) == text
+
+
+def test_checks_run_before_probes_and_probes_get_a_share_of_the_budget(tmp_path: Path) -> None:
+    # Invented inputs that take long must not use up the time the user's tests need.
+    slow = ("import time\ndef add(a, b):\n    if a > 100:\n        time.sleep(0.4)\n"
+            "    return a + b\n")
+    job = {
+        "programs": [slow],
+        "probes": [f"add({n}, 1)" for n in range(101, 111)],
+        "checks": ["assert add(1, 2) == 3", "assert add(2, 2) == 4"],
+        "call_timeout": 1.0, "budget": 2.0, "probe_share": 0.5,
+    }
+    [report] = run(tmp_path, job)
+    assert report["checks"] == [True, True]
+    assert report["probes"][0] == "102" and report["probes"][-1] == "!budget"
+    assert report["probes"].count("!budget") >= 6  # about 1 s of 0.4 s probes ran
+
+
+def test_a_check_that_does_not_finish_fails(tmp_path: Path) -> None:
+    endless = "def add(a, b):\n    while True:\n        pass\n"
+    job = {"programs": [endless], "checks": ["assert add(1, 2) == 3"], "call_timeout": 0.3}
+    [report] = run(tmp_path, job)
+    assert report["checks"] == [False]
