@@ -1,21 +1,26 @@
-r"""Fill-in-the-middle benchmark: HumanEval single-line infilling, raw model vs. the pipeline.
+r"""Fill-in-the-middle benchmark: HumanEval infilling, the pipeline beside its peers.
+
+The holes are one line, several lines or a character span (``--suite``); the peers are the
+raw output and a plain client's first line, with and without a syntax gate.
 
 Each case is sent through the product's `Pipeline` as one editor request. The document is
 ``text = prompt + "\n" + suffix`` with the cursor at ``len(prompt)`` (``--layout
 empty-line``, the default: the hole line is left empty, as after pressing Enter in an
 editor), or ``text = prompt + suffix`` (``--layout joined``: the hole line is removed, so
 the cursor sits at column 0 of the line after it, before its code). A recording wrapper
-around the backend keeps the raw generation of the very same call, so both rows of the
-table score one generation per case:
+around the backend keeps the raw generation of the very same call, so every row of the
+table scores one generation per case:
 
 * raw:    ``text[:offset] + generations[0].text + text[offset:]`` (the model's text inserted
   unchanged; for the joined layout this is ``prompt + raw + suffix``). It is the text the
   model generated in the very call that the product made, which stops at an end token, at
   ``max_new_tokens``, or once post-processing has cut a finished line (everything after
   such a line is cut too, so a raw output without that stop would only be longer)
+* first line: the raw text's first line (leading newlines skipped) inserted, as inline
+  clients built on llama.cpp show it; gated: shown only when that program parses;
 * vetted: ``text[:offset] + items[0].insert + text[items[0].end:]`` (no item: not shown)
 
-Scoring rules (the same for both rows; percentages are over all cases run):
+Scoring rules (the same for every row; percentages are over all cases run):
 
 * exact match: the program's non-blank lines, right-stripped, equal those of
   ``prompt + canonical_solution + suffix``;
@@ -24,7 +29,7 @@ Scoring rules (the same for both rows; percentages are over all cases run):
 * parses: ``ast.parse(program)`` succeeds;
 * a case with no suggestion shown (raw: an empty or blank output) fails all three.
 
-Subset: ``sorted(random.Random(0).sample(range(1033), CASES))`` indices into the file;
+Subset: ``sorted(random.Random(0).sample(range(N), CASES))`` indices into the suite's N records;
 ``--limit K`` runs the first K of that subset. Latency is the wall time of
 ``Pipeline.complete``; the raw row reports the generation stage of the same call.
 """
@@ -58,7 +63,12 @@ from validators.syntax import ast_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
-DATA_FILE = Path("humaneval") / "HumanEval-SingleLineInfilling.jsonl.gz"
+SUITES = {
+    "single": Path("humaneval") / "HumanEval-SingleLineInfilling.jsonl.gz",
+    "multi": Path("humaneval") / "HumanEval-MultiLineInfilling.jsonl.gz",
+    "span": Path("humaneval") / "HumanEval-RandomSpanInfilling.jsonl.gz",
+}
+"""HumanEval infilling files: the hole is one line, 1..n whole lines, or a character span."""
 SUBSET_SEED = 0
 TEST_TIMEOUT_S = 10.0
 
@@ -160,9 +170,9 @@ class Record:
     notes: list[str] = field(default_factory=list)
 
 
-def load_cases(data_dir: Path) -> list[Case]:
-    """Read every record of the single-line infilling file."""
-    path = data_dir / DATA_FILE
+def load_cases(data_dir: Path, suite: str = "single") -> list[Case]:
+    """Read every record of a suite's infilling file."""
+    path = data_dir / SUITES[suite]
     if not path.is_file():
         raise SystemExit(f"fim: data file not found: {path} (use --data DIR)")
     cases: list[Case] = []
@@ -398,6 +408,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="single",
+                        help="single-line, multi-line or random-span holes")
     parser.add_argument("--cases", type=int, default=200, help="subset size (seeded sample)")
     parser.add_argument("--limit", type=int, default=None, help="run only the first K cases")
     parser.add_argument("--model", default="pypi:qwen2.5-coder-0.5b-instruct")
@@ -417,7 +429,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, write per-case records, print the table and a summary."""
     args = parse_args(argv)
-    cases = pick_subset(load_cases(args.data), args.cases)
+    cases = pick_subset(load_cases(args.data, args.suite), args.cases)
     if args.limit is not None:
         cases = cases[: args.limit]
     spec = parse_spec(args.model)
@@ -445,8 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no cases run", file=sys.stderr)
         return 1
     print(
-        f"FIM, HumanEval single-line infilling: {len(records)} cases "
-        f"(subset: sorted(random.Random({SUBSET_SEED}).sample(range(1033), {args.cases}))"
+        f"FIM, HumanEval {args.suite} infilling: {len(records)} cases "
+        f"(subset: sorted(random.Random({SUBSET_SEED}).sample(range(N), {args.cases})) "
+        f"of the {SUITES[args.suite].name} records"
         f"{f', first {args.limit}' if args.limit is not None else ''}); "
         f"model {args.model} on {args.device}; max_new_tokens {args.max_new_tokens}; "
         f"layout {args.layout}\n"
