@@ -57,8 +57,8 @@ def completion_scope(text: str, offset: int) -> Scope:
     One line when code follows the cursor on its line, or the cursor sits in a comment or a
     one-quote string (`_cursor_state` reads the tree-sitter node at the cursor): closing
     brackets and quotes alone after the cursor (``foo(|)``) still allow one line, never
-    several. Several statements where the code asks for them (`opens_lines`) or in a
-    docstring (a triple-quoted string may continue over lines); otherwise one statement.
+    several. In a docstring several lines (a triple-quoted string may continue). Otherwise
+    the lines around the cursor decide (`scope_by_layout`).
     """
     line_suffix = text[offset:].split("\n", 1)[0]
     if line_suffix.strip():
@@ -66,7 +66,7 @@ def completion_scope(text: str, offset: int) -> Scope:
     quote, in_comment = _cursor_state(text, offset)
     if in_comment or len(quote) == 1:
         return "line"
-    return "block" if quote or opens_lines(text, offset) else "statement"
+    return "block" if quote else scope_by_layout(text, offset)
 
 
 def is_single_line(text: str, offset: int) -> bool:
@@ -80,29 +80,42 @@ _COMPOUND = re.compile(
 """Keywords that begin a compound statement, whose body follows on the next lines."""
 
 
-def opens_lines(text: str, offset: int) -> bool:
-    """Tell whether the code at a cursor with nothing after it on its line wants several lines.
+def scope_by_layout(text: str, offset: int) -> Scope:
+    """The scope at a cursor with nothing after it on its line, from the lines around it.
 
-    It does where the typed part of the line begins a compound statement (``for x in|``,
-    ``if ok:|``), after a decorator, and where the cursor's block has nothing left after the
-    cursor (an empty block body, or the end of a block: the next line with code is less
-    indented than the cursor's statement, or there is none). Where more code of the same
-    block follows, the completion is the one statement the user stands on.
+    * the next line with code is indented deeper than the cursor's statement: the body of
+      the line being written is already there, so the completion is that one line;
+    * several statements where the code asks for them: an empty block body, the end of a
+      block (the next line with code is less indented, or there is none), a typed
+      compound-statement header (``for x in|``, ``if ok:|``), a decorator above;
+    * otherwise more code of the same block follows: one statement.
+
+    At column 0 of an empty line the statement's level comes from the lines around it:
+    the body's level under a block opener, else the shallower of the lines above and below.
     """
     prefix = text[:offset]
     line_prefix = prefix[prefix.rfind("\n") + 1 :]
     typed = line_prefix.strip()
-    if typed and (_COMPOUND.match(typed) or opens_block(typed)):
-        return True
     above = previous_line(prefix)
-    if not typed and above.lstrip().startswith("@"):
-        return True
-    if typed or line_prefix:
-        level = indent_width(line_prefix)
-    else:  # column 0 of an empty line: the statement belongs where the line above says
-        level = indent_width(above) + (1 if opens_block(above) else 0)
     following = next((line for line in text[offset:].split("\n")[1:] if line.strip()), None)
-    return following is None or indent_width(following) < level
+    if not line_prefix and above.lstrip().startswith("@"):
+        return "block"
+    if following is None:
+        return "block"
+    below = indent_width(following)
+    if line_prefix:
+        level = indent_width(line_prefix)
+    elif above and opens_block(above):
+        if below <= indent_width(above):
+            return "block"  # the block's body is missing
+        level = below
+    else:
+        level = min(indent_width(above), below) if above else below
+    if below > level:
+        return "line"
+    if typed and (_COMPOUND.match(typed) or opens_block(typed)):
+        return "block"
+    return "block" if below < level else "statement"
 
 
 def inserts_line_above(text: str, offset: int) -> bool:

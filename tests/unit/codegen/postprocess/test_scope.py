@@ -74,6 +74,12 @@ def test_is_single_line(marked: str, expected: bool) -> None:
         ("x = f(║, 2)\n", "line"),
         # Inside a docstring: several lines.
         ('def f():\n    """Doc\n    ║\n    """\n    return 1\n', "block"),
+        # The next code is deeper: its header is being written, one line.
+        ("def f(xs):\n    ║\n        print(xs)\n    return 0\n", "line"),
+        ("def f(xs):\n    n = 0\n║\n        n += 1\n", "line"),
+        ("def f(xs):\n    for x in ║\n        print(x)\n", "line"),
+        # Column 0 between a nested block and shallower code: one statement at that level.
+        ("def f():\n    def g():\n        return 1\n║\n    return g()\n", "statement"),
     ],
 )
 def test_completion_scope(marked: str, expected: str) -> None:
