@@ -36,7 +36,8 @@ def limit_to_statement(candidate: Candidate, ctx: FilterContext) -> Candidate | 
 
     The statement is its first line with its continuation lines (open brackets, strings);
     when that opens a block, the lines indented deeper than it (its body) and the clauses
-    that continue it (``else:``, ``except:``, ...) with their bodies.
+    that continue it (``else:``, ``except:``, ...) with their bodies, unless the document
+    already has a body under it (the next line after the cursor is indented deeper).
     """
     if not ctx.statement:
         return candidate
@@ -50,7 +51,9 @@ def limit_to_statement(candidate: Candidate, ctx: FilterContext) -> Candidate | 
     while end < len(lines) and not starts[end]:
         end += 1  # the first line's brackets or string continue
     header = "\n".join(lines[first:end])
-    if opens_block(header):
+    below = next((line for line in ctx.suffix.split("\n")[1:] if line.strip()), None)
+    if opens_block(header) and (below is None or indent_width(below) <= base):
+        # The body is the completion's to write (none is indented under it below).
         while end < len(lines):
             line = lines[end]
             if not starts[end] or not line.strip() or indent_width(line) > base:
