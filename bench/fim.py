@@ -3,7 +3,10 @@ r"""Fill-in-the-middle benchmark: HumanEval infilling, the pipeline beside its p
 The holes are one line, several lines or a character span (``--suite``); the peers are the
 raw output and a plain client's first line, with and without a syntax gate.
 
-Each case is sent through the product's `Pipeline` as one editor request. The document is
+Each case is sent through the product's `Pipeline` as one editor request, with the editor's
+defaults: ``--n`` candidates (the `alternatives` setting; the first is greedy, the others
+sampled) and every check (syntax, mypy, the embedded tests in the sandbox; ``--checks
+syntax`` keeps only the parse). The document is
 ``text = prompt + "\n" + suffix`` with the cursor at ``len(prompt)`` (``--layout
 empty-line``, the default: the hole line is left empty, as after pressing Enter in an
 editor), or ``text = prompt + suffix`` (``--layout joined``: the hole line is removed, so
@@ -58,7 +61,9 @@ from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
 from codegen.postprocess.scope import is_single_line
 from codegen.types import CompletionRequest, Generation
-from prompts.templates import Prompt, Tokenizer
+from lsp_server.config import Settings
+from prompts.templates import FimTemplate, Prompt, Tokenizer
+from validators import DEFAULT_VALIDATORS, close_validators, create_validators
 from validators.syntax import ast_error
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -254,7 +259,8 @@ def repeats_suffix_line(raw: str, suffix: str) -> bool:
 
 
 def run_case(
-    pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens: int, layout: str
+    pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens: int, layout: str,
+    n: int = 1,
 ) -> Record:
     """Complete one case through the pipeline and score raw and vetted outputs."""
     text = case.prompt + ("\n" if layout == "empty-line" else "") + case.suffix
@@ -263,6 +269,7 @@ def run_case(
         text=text,
         offset=offset,
         path=f"{case.task_id.replace('/', '_')}.py",
+        n=n,
         max_new_tokens=tokens,
         trigger="invoked",
     )
@@ -422,8 +429,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="joined: document = prompt + suffix (cursor at the start of the line after the "
         "hole); empty-line: prompt + newline + suffix (cursor on the emptied hole line)",
     )
+    parser.add_argument(
+        "--n", type=int, default=Settings().alternatives,
+        help="candidates per request (default: the editor's `alternatives`); the peers use "
+        "the first, greedy one",
+    )
+    parser.add_argument(
+        "--checks", choices=("all", "syntax"), default="all",
+        help="all: syntax, mypy and the embedded tests, as in the editor; syntax: parse only",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out" / "fim.jsonl")
     return parser.parse_args(argv)
+
+
+def run_all(
+    pipeline: Pipeline, recorder: RecordingBackend, cases: Sequence[Case], args: argparse.Namespace
+) -> list[Record]:
+    """Run every case, writing its record to `args.out` as soon as it is scored."""
+    records: list[Record] = []
+    with args.out.open("w", encoding="utf-8") as out:
+        for number, case in enumerate(cases, 1):
+            record = run_case(
+                pipeline, recorder, case, args.max_new_tokens, args.layout, args.n
+            )
+            records.append(record)
+            out.write(json.dumps(asdict(record)) + "\n")
+            out.flush()
+            print(
+                f"[{number}/{len(cases)}] {case.task_id} #{case.index}: "
+                f"raw pass={record.raw.passed} vetted shown={record.vetted.shown} "
+                f"pass={record.vetted.passed} {record.latency_ms:.0f} ms",
+                file=sys.stderr,
+                flush=True,
+            )
+    return records
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -437,22 +476,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     backend = load_backend(spec, device=args.device)
     print(f"loaded {backend.description} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     recorder = RecordingBackend(backend)
-    pipeline = Pipeline(recorder)
+    validators = create_validators(patient=True) if args.checks == "all" else DEFAULT_VALIDATORS
+    pipeline = Pipeline(recorder, FimTemplate(), validators=validators)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     records: list[Record] = []
-    with args.out.open("w", encoding="utf-8") as out:
-        for number, case in enumerate(cases, 1):
-            record = run_case(pipeline, recorder, case, args.max_new_tokens, args.layout)
-            records.append(record)
-            out.write(json.dumps(asdict(record)) + "\n")
-            out.flush()
-            print(
-                f"[{number}/{len(cases)}] {case.task_id} #{case.index}: "
-                f"raw pass={record.raw.passed} vetted shown={record.vetted.shown} "
-                f"pass={record.vetted.passed} {record.latency_ms:.0f} ms",
-                file=sys.stderr,
-                flush=True,
-            )
+    try:
+        records = run_all(pipeline, recorder, cases, args)
+    finally:
+        close_validators(validators)
     if not records:
         print("no cases run", file=sys.stderr)
         return 1
@@ -462,7 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"of the {SUITES[args.suite].name} records"
         f"{f', first {args.limit}' if args.limit is not None else ''}); "
         f"model {args.model} on {args.device}; max_new_tokens {args.max_new_tokens}; "
-        f"layout {args.layout}\n"
+        f"layout {args.layout}; {args.n} candidate(s) per request, checks: {args.checks}\n"
     )
     print(markdown_table(records))
     print()

@@ -208,6 +208,29 @@ def test_untitled_documents_are_checked(
     assert validator.check(splice_at(Path("untitled.py"), marked, text)).ok is ok
 
 
+LONGEST = """\
+def longest(words: list[str]) -> str | None:
+    for word in words:
+        if len(word) > 3:
+║
+"""
+"""A function that already lacks a final return: the right body adds no error."""
+
+
+def test_a_new_documents_parse_error_is_seen_after_a_clean_check(
+    tmp_path: Path, no_stray_daemons: None
+) -> None:
+    # mypy's first update after switching documents once missed the new document's parse
+    # error, so the hole's blocked baseline read as "no errors" and the right line was
+    # blamed for the function's missing final return.
+    with MypyValidator(TypecheckSettings(budget_seconds=60.0)) as checker:
+        first = tmp_path / "first.py"
+        assert checker.check(splice_at(first, "x: int = ║\n", "1")).ok
+        second = tmp_path / "second.py"
+        verdict = checker.check(splice_at(second, LONGEST, "            return word"))
+    assert verdict.ok, verdict
+
+
 def test_concurrent_checks_are_serialized(validator: MypyValidator, orders: Path) -> None:
     texts = ["return 1", 'return "x"'] * 4
     with ThreadPoolExecutor(4) as pool:
