@@ -40,6 +40,7 @@ Subset: ``sorted(random.Random(0).sample(range(N), CASES))`` indices into the su
 from __future__ import annotations
 
 import argparse
+import ast
 import gzip
 import json
 import random
@@ -72,8 +73,13 @@ SUITES = {
     "single": Path("humaneval") / "HumanEval-SingleLineInfilling.jsonl.gz",
     "multi": Path("humaneval") / "HumanEval-MultiLineInfilling.jsonl.gz",
     "span": Path("humaneval") / "HumanEval-RandomSpanInfilling.jsonl.gz",
+    "mbpp-tests": Path("mbpp") / "mbpp_sanitized_for_code_generation.jsonl",
 }
-"""HumanEval infilling files: the hole is one line, 1..n whole lines, or a character span."""
+"""HumanEval infilling files: the hole is one line, 1..n whole lines, or a character span;
+and MBPP with one line of each solution emptied and its first assert written as a test in
+the workspace (`mbpp_cases`)."""
+MBPP_MODULE = "solution"
+"""The document's module name in an MBPP case's workspace."""
 SUBSET_SEED = 0
 TEST_TIMEOUT_S = 10.0
 
@@ -89,6 +95,8 @@ class Case:
     canonical: str
     test: str
     entry_point: str
+    workspace_tests: str = ""
+    """A test file the case's workspace holds (``test_solution.py``), empty for none."""
 
 
 class RecordingBackend:
@@ -180,6 +188,8 @@ def load_cases(data_dir: Path, suite: str = "single") -> list[Case]:
     path = data_dir / SUITES[suite]
     if not path.is_file():
         raise SystemExit(f"fim: data file not found: {path} (use --data DIR)")
+    if suite == "mbpp-tests":
+        return mbpp_cases(path)
     cases: list[Case] = []
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         for index, line in enumerate(handle):
@@ -195,6 +205,36 @@ def load_cases(data_dir: Path, suite: str = "single") -> list[Case]:
                     row["entry_point"],
                 )
             )
+    return cases
+
+
+def mbpp_cases(path: Path) -> list[Case]:
+    """MBPP tasks as single-line holes with one test already written in the workspace.
+
+    The document is the task's prompt and reference solution with one non-blank line of
+    the solution emptied (``random.Random(index)`` picks it); the workspace's
+    ``test_solution.py`` holds the task's first assert as a pytest test. Scoring runs every
+    assert of the task (the first is the one a user wrote; the others are hidden).
+    """
+    cases: list[Case] = []
+    with path.open(encoding="utf-8") as handle:
+        for index, line in enumerate(handle):
+            row = json.loads(line)
+            check = ast.parse(row["test"]).body[0]
+            body = check.body if isinstance(check, ast.FunctionDef) else []
+            asserts = [node for node in body if isinstance(node, ast.Assert)]
+            lines = row["canonical_solution"].splitlines(keepends=True)
+            holes = [i for i, text in enumerate(lines) if text.strip()]
+            if not asserts or not holes:
+                continue
+            hole = random.Random(index).choice(holes)
+            name = row["entry_point"]
+            written = (f"from {MBPP_MODULE} import {name}\n\n\ndef test_{name}():\n"
+                       f"    {ast.unparse(asserts[0])}\n")
+            cases.append(Case(
+                index, row["task_id"] + f"/L{hole}", row["prompt"] + "".join(lines[:hole]),
+                "".join(lines[hole + 1 :]), lines[hole], row["test"], name, written,
+            ))
     return cases
 
 
@@ -260,15 +300,24 @@ def repeats_suffix_line(raw: str, suffix: str) -> bool:
 
 def run_case(
     pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens: int, layout: str,
-    n: int = 1,
+    n: int = 1, workspace: Path | None = None,
 ) -> Record:
-    """Complete one case through the pipeline and score raw and vetted outputs."""
+    """Complete one case through the pipeline and score raw and vetted outputs.
+
+    A case with workspace tests is a document of `workspace`, whose test file then holds
+    that case's tests (one workspace for all cases: one mypy daemon).
+    """
     text = case.prompt + ("\n" if layout == "empty-line" else "") + case.suffix
     offset = len(case.prompt)
+    path, root = f"{case.task_id.replace('/', '_')}.py", ""
+    if case.workspace_tests and workspace is not None:
+        (workspace / f"test_{MBPP_MODULE}.py").write_text(case.workspace_tests, encoding="utf-8")
+        path, root = f"{MBPP_MODULE}.py", str(workspace)
     request = CompletionRequest(
         text=text,
         offset=offset,
-        path=f"{case.task_id.replace('/', '_')}.py",
+        path=path,
+        root=root,
         n=n,
         max_new_tokens=tokens,
         trigger="invoked",
@@ -438,6 +487,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--checks", choices=("all", "syntax"), default="all",
         help="all: syntax, mypy and the embedded tests, as in the editor; syntax: parse only",
     )
+    parser.add_argument(
+        "--tests-in-prompt", choices=("on", "off"), default="on",
+        help="show the model the workspace's tests of the function (the `testsInPrompt` "
+        "setting; only the mbpp-tests suite has such tests)",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out" / "fim.jsonl")
     return parser.parse_args(argv)
 
@@ -447,10 +501,12 @@ def run_all(
 ) -> list[Record]:
     """Run every case, writing its record to `args.out` as soon as it is scored."""
     records: list[Record] = []
-    with args.out.open("w", encoding="utf-8") as out:
+    with (args.out.open("w", encoding="utf-8") as out,
+          tempfile.TemporaryDirectory(prefix="fim-workspace-") as workspace):
         for number, case in enumerate(cases, 1):
             record = run_case(
-                pipeline, recorder, case, args.max_new_tokens, args.layout, args.n
+                pipeline, recorder, case, args.max_new_tokens, args.layout, args.n,
+                Path(workspace),
             )
             records.append(record)
             out.write(json.dumps(asdict(record)) + "\n")
@@ -477,7 +533,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"loaded {backend.description} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     recorder = RecordingBackend(backend)
     validators = create_validators(patient=True) if args.checks == "all" else DEFAULT_VALIDATORS
-    pipeline = Pipeline(recorder, FimTemplate(), validators=validators)
+    pipeline = Pipeline(recorder, FimTemplate(), validators=validators,
+                        tests_in_prompt=args.tests_in_prompt == "on")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     records: list[Record] = []
     try:
@@ -493,7 +550,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"of the {SUITES[args.suite].name} records"
         f"{f', first {args.limit}' if args.limit is not None else ''}); "
         f"model {args.model} on {args.device}; max_new_tokens {args.max_new_tokens}; "
-        f"layout {args.layout}; {args.n} candidate(s) per request, checks: {args.checks}\n"
+        f"layout {args.layout}; {args.n} candidate(s) per request, checks: {args.checks}, "
+        f"tests in prompt: {args.tests_in_prompt}\n"
     )
     print(markdown_table(records))
     print()

@@ -7,7 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from codegen.backends import Backend, OnTiming, Resume
 from codegen.generate import OnText, SamplingParams
@@ -18,10 +18,12 @@ from codegen.ranking import merge_identical, rank, syntax_ok
 from codegen.sequences import Timing
 from codegen.types import Candidate, CompletionRequest, CompletionResult, Generation, Timings
 from codegen.typethrough import Continuation, Entry, TypeThrough
+from prompts.context import prompt_test_sections
 from prompts.secrets import without_secrets
 from prompts.templates import FimTemplate, Prompt, PromptFile
 from validators import DEFAULT_VALIDATORS, Splice, Validator, Verdict
 from validators.base import check_all
+from validators.embedded import REQUEST_TESTS, WorkspaceTestFiles
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class Pipeline:
     validators: Sequence[Validator] = DEFAULT_VALIDATORS
     typethrough: TypeThrough | None = None
     """Recent generations per document, shared by the requests of a server."""
+    tests_in_prompt: bool = True
+    """Put the tests that other files (and a batch request) have for the function at the
+    cursor into the prompt, as those files' sections, nearest the document."""
+    test_files: WorkspaceTestFiles = field(default_factory=WorkspaceTestFiles)
+    """The workspace's test files, read again only when they change."""
 
     def build_prompt(self, request: CompletionRequest) -> Prompt | None:
         """Render the FIM prompt, or None for backends that take no prompt."""
@@ -41,6 +48,8 @@ class Pipeline:
             return None
         # Other files may hold keys and passwords: those lines never reach a prompt.
         files = [PromptFile(f.path, without_secrets(f.text)[0]) for f in request.context_files]
+        if self.tests_in_prompt:
+            files += self.prompt_tests(request, {f.path for f in files})
         return self.template.render(
             self.backend.tokenizer,
             request.prefix,
@@ -49,6 +58,15 @@ class Pipeline:
             repo_name=request.repo_name,
             context_files=files,
         )
+
+    def prompt_tests(self, request: CompletionRequest, shown: set[str]) -> list[PromptFile]:
+        """Sections holding the tests of the function at the cursor, from files not `shown`."""
+        files = self.test_files.read(request.root)
+        if request.tests:
+            files = {**files, REQUEST_TESTS: "\n".join(request.tests) + "\n"}
+        found = prompt_test_sections(request.text, request.offset, files, request.path)
+        return [PromptFile(path, without_secrets(text)[0]) for path, text in found
+                if path not in shown]
 
     def complete(
         self,
@@ -139,6 +157,7 @@ class Pipeline:
             prompt_tokens=len(prompt.ids) if prompt else 0,
             prompt_sections=tuple(prompt.section_tokens.items()) if prompt else (),
             context_paths=prompt.context_paths if prompt else (),
+            test_paths=sections_with_tests(prompt, request),
             source=source,
         )
         if model_timing:
@@ -227,6 +246,14 @@ class Pipeline:
         else:
             memory.answered += 1
         return answered + resumed, "resumed" if resumed else "type-through"
+
+
+def sections_with_tests(prompt: Prompt | None, request: CompletionRequest) -> tuple[str, ...]:
+    """The prompt's sections that hold tests: those not among the request's other files."""
+    if prompt is None:
+        return ()
+    given = {f.path for f in request.context_files}
+    return tuple(path for path in prompt.context_paths if path not in given)
 
 
 @functools.lru_cache(maxsize=32)

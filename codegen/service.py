@@ -18,6 +18,7 @@ from codegen.types import CompletionRequest, CompletionResult
 from codegen.typethrough import TypeThrough
 from prompts.templates import FimTemplate
 from validators import DEFAULT_VALIDATORS, Validator, close_validators
+from validators.embedded import WorkspaceTestFiles
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class CompletionService:
     automatic_backend: Backend | None = None
     """A smaller model for automatic requests, when one is configured."""
     typethrough: TypeThrough = field(default_factory=TypeThrough)
+    test_files: WorkspaceTestFiles = field(default_factory=WorkspaceTestFiles)
+    """The workspace's test files for prompts, read again only when they change."""
     validators: tuple[Validator, ...] = DEFAULT_VALIDATORS
     """Every validator this service may run (the settings switch some off per request)."""
     last_result: CompletionResult | None = None
@@ -141,6 +144,7 @@ class CompletionService:
         *,
         max_prompt_tokens: int = 1536,
         validators: Sequence[Validator] = DEFAULT_VALIDATORS,
+        tests_in_prompt: bool = True,
     ) -> CompletionResult | None:
         """Run the pipeline; None when no model is ready yet."""
         backend = self.backend
@@ -153,6 +157,8 @@ class CompletionService:
             FimTemplate(max_prompt_tokens=max_prompt_tokens),
             validators=validators,
             typethrough=self.typethrough,
+            tests_in_prompt=tests_in_prompt,
+            test_files=self.test_files,
         )
         with self._lock:
             self._active += 1

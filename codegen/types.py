@@ -137,6 +137,8 @@ class Timings:
     """Tokens per prompt section (context, prefix, suffix, control)."""
     context_paths: tuple[str, ...] = ()
     """Other files that made it into the prompt."""
+    test_paths: tuple[str, ...] = ()
+    """Of those, the sections holding the function's tests from other files."""
     prefill: float = 0.0
     """Part of `generate` spent reading the prompt (the model's own measure)."""
     first_token: float = 0.0

@@ -118,6 +118,7 @@ async def complete_at(
             request,
             cancel,
             max_prompt_tokens=settings.max_prompt_tokens,
+            tests_in_prompt=settings.tests_in_prompt,
             validators=validators,
         )
     except asyncio.CancelledError:

@@ -122,6 +122,7 @@ def explain(result: CompletionResult | None, show_prompt: bool) -> dict[str, Any
         "the prompt is not kept; set observability.logPrompts to see it",
         "promptTokens": dict(timings.prompt_sections),
         "contextFiles": list(timings.context_paths),
+        "promptTests": list(timings.test_paths),
         "reusedPromptTokens": timings.reused_tokens,
         "latencyMs": {
             "prompt": round(timings.prompt * 1000, 1),

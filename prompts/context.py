@@ -3,8 +3,9 @@
 Pure functions over source text, no file-system access: the function around the cursor
 (`find_function`), the examples its docstring gives (`docstring_examples`: doctests and the
 prose forms HumanEval and MBPP use), the tests the workspace has for it (`workspace_tests`),
-all of it at once (`function_context`), and the checks a sandbox can run after a candidate
-program (`render_checks`). Nothing here raises on odd input; sizes are capped.
+all of it at once (`function_context`), the tests from other files to show the model
+(`prompt_test_sections`), and the checks a sandbox can run after a candidate program
+(`render_checks`). Nothing here raises on odd input; sizes are capped.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "find_function",
     "function_context",
     "render_checks",
+    "prompt_test_sections",
     "workspace_tests",
 ]
 
@@ -45,6 +47,8 @@ MAX_DOCSTRING = 64_000
 """Longer docstrings are read up to this many characters."""
 MAX_EXAMPLES = 64
 """Most examples kept for one function."""
+MAX_PROMPT_TESTS = 16
+"""Most tests from other files put into one prompt (the prompt's budget may cut more)."""
 
 _NO_FILES: Mapping[str, str] = MappingProxyType({})
 
@@ -101,6 +105,31 @@ def function_context(
     own = file_tests(path, text, name, skip=(found.start_line, found.end_line), tree=tree)
     tests = unique_tests(own + workspace_tests(name, files, exclude_path=path))
     return replace(found, examples=tuple(examples), tests=tuple(tests))
+
+
+def prompt_test_sections(
+    text: str, offset: int, files: Mapping[str, str], path: str = ""
+) -> list[tuple[str, str]]:
+    """(path, text) of the tests in other files that call the function at the cursor.
+
+    The model sees how the function is meant to behave before it writes the body: each
+    file's tests, in file order, as that file's section of the prompt. Tests in the
+    document itself are already in the prompt and are left out; so is everything when the
+    cursor is in no function or the function has no tests.
+    """
+    if not files:
+        return []
+    context = function_context(text, offset, files, path)
+    if context is None:
+        return []
+    by_file: dict[str, list[TestCase]] = {}
+    for test in context.tests[:MAX_PROMPT_TESTS]:
+        if test.path != path:
+            by_file.setdefault(test.path, []).append(test)
+    return [
+        (file, "\n\n".join(t.source for t in sorted(tests, key=lambda t: t.line)) + "\n")
+        for file, tests in by_file.items()
+    ]
 
 
 def render_checks(context: FunctionContext) -> tuple[Check, ...]:

@@ -26,6 +26,8 @@ HELPERS = 'def price_with_tax(net: float, rate: float) -> float:\n    """Gross p
     "    return net * (1 + rate)\n"
 SETTINGS = f"DEBUG = True\nGITHUB_TOKEN = '{SECRET}'\n"
 MAIN = "from shop.helpers import price_with_tax\n\n\ndef total(items):\n    return "
+TESTS = "from shop.main import total\n\n\ndef test_total_adds_tax():\n" \
+    "    assert total([10.0]) == 11.0\n"
 
 
 def free_port() -> int:
@@ -42,6 +44,8 @@ def project(tmp_path: Path) -> Path:
     (root / "shop" / "helpers.py").write_text(HELPERS, encoding="utf-8")
     (root / "shop" / "settings.py").write_text(SETTINGS, encoding="utf-8")
     (root / "shop" / "main.py").write_text(MAIN, encoding="utf-8")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_main.py").write_text(TESTS, encoding="utf-8")
     return root
 
 
@@ -61,7 +65,7 @@ async def client(lsp_client: LanguageClient, project: Path) -> Any:
     ))
     await wait_for_state(lsp_client, "ready")
     deadline = time.monotonic() + 30
-    while (await status(lsp_client))["indexedFiles"] < 4:
+    while (await status(lsp_client))["indexedFiles"] < 5:
         assert time.monotonic() < deadline, "the workspace was not indexed"
         await asyncio.sleep(0.1)
     yield
@@ -95,6 +99,17 @@ async def test_the_prompt_shows_the_imported_definition_and_never_a_secret(
     assert "DEBUG = True" in prompt  # the open settings file is context...
     assert SECRET not in prompt and "GITHUB_TOKEN" not in prompt  # ...without its secret
     assert "shop/helpers.py" in explained["contextFiles"]
+
+
+async def test_the_prompt_shows_the_tests_of_the_function_being_written(
+    client: LanguageClient, project: Path
+) -> None:
+    await complete(client, project)
+    explained = plain(await client.protocol.send_request_async("vetted/explain", {}))
+    assert explained["promptTests"] == ["tests/test_main.py"]
+    section = "<|file_sep|>tests/test_main.py\ndef test_total_adds_tax():\n" \
+        "    assert total([10.0]) == 11.0\n<|file_sep|>shop/main.py\n"
+    assert section in explained["prompt"]
     assert explained["request"]["path"] == "shop/main.py"
     assert set(explained["latencyMs"]) == {"prompt", "prefill", "firstToken", "generate",
                                            "postprocess", "validate"}
@@ -116,7 +131,7 @@ async def test_metrics_status_and_explain_for_an_operator(
                            capture_output=True, text=True, timeout=60, check=False)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith(f"vetted on port {port}: ready, model random:tiny on cpu")
-    assert "indexed files: 4" in shown.stdout
+    assert "indexed files: 5" in shown.stdout
     explained = subprocess.run([sys.executable, "-m", "lsp_server", "explain"],
                                capture_output=True, text=True, timeout=60, check=False)
     assert explained.returncode == 0, explained.stderr

@@ -14,6 +14,7 @@ export const SERVER_SETTINGS = [
   "dtype",
   "maxNewTokens",
   "maxPromptTokens",
+  "testsInPrompt",
   "alternatives",
   "temperature",
   "trigger",

@@ -13,6 +13,7 @@ from prompts.context import (
     FunctionContext,
     find_function,
     function_context,
+    prompt_test_sections,
     render_checks,
     workspace_tests,
 )
@@ -258,3 +259,31 @@ def test_odd_input_never_raises(text: str) -> None:
         found = function_context(text, offset, {"test_x.py": text, "y.py": text})
         if found is not None:
             render_checks(found)
+
+
+def test_tests_for_prompt_brings_other_files_tests_of_the_function() -> None:
+    document = (
+        "def double(x: int) -> int:\n"
+        "    return \n"
+        "\n\n"
+        "def test_here():\n"
+        "    assert double(1) == 2\n"
+    )
+    files = {
+        "tests/test_math.py": (
+            "from calc import double, half\n\n\n"
+            "def test_half():\n    assert half(4) == 2\n\n\n"
+            "def test_double_zero():\n    assert double(0) == 0\n\n\n"
+            "def test_double():\n    assert double(3) == 6\n"
+        ),
+        "calc.py": document,
+    }
+    offset = document.index("return ") + len("return ")
+    found = prompt_test_sections(document, offset, files, path="calc.py")
+    assert found == [(
+        "tests/test_math.py",
+        "def test_double_zero():\n    assert double(0) == 0\n\n"
+        "def test_double():\n    assert double(3) == 6\n",
+    )]  # the document's own test is already in the prompt; `half`'s is not about `double`
+    assert prompt_test_sections(document, offset, {}, path="calc.py") == []
+    assert prompt_test_sections("x = 1\n", 5, files, path="calc.py") == []
