@@ -13,6 +13,7 @@ from codegen.backends import Backend, OnTiming, Resume
 from codegen.generate import OnText, SamplingParams
 from codegen.postprocess import DEFAULT_FILTERS
 from codegen.postprocess.base import Filter, FilterContext
+from codegen.postprocess.indentation import shift_to_block
 from codegen.postprocess.scope import completion_scope, detect_indent_unit, inserts_line_above
 from codegen.ranking import merge_identical, rank, syntax_ok
 from codegen.sequences import Timing
@@ -321,28 +322,48 @@ def postprocess(
 def shorter_forms(
     candidates: Sequence[Candidate], context: FilterContext, filters: Sequence[Filter]
 ) -> list[Candidate]:
-    """The shorter forms of the candidates that failed a check, new ones only.
+    """The repaired and shorter forms of the candidates that failed a check, new ones only.
 
     A candidate that went on past what the cursor needed is rejected whole although its
     first statement or first line alone may be right (a plain first-line client would show
     that line). Each form is the candidate's raw text post-processed again in a narrower
-    scope: one statement (its body included when it opens a block), then one line.
+    scope: one statement (its body included when it opens a block), then one line. A
+    candidate whose only fault is its indentation is first moved, as a whole, to the level
+    the block at the cursor needs (`shift_to_block`) and post-processed again.
     """
     seen = {c.insert for c in candidates}
     forms: list[Candidate] = []
     scopes = (("shortened to its first statement", replace(context, statement=True)),
               ("shortened to its first line", replace(context, single_line=True)))
+
+    def add(label: str, candidate: Candidate, text: str, scope: FilterContext) -> None:
+        fresh = replace(candidate, insert=text, end=context.offset, applied=(), verdicts=())
+        kept, _ = postprocess([fresh], scope, filters)
+        if kept and kept[0].insert not in seen:
+            seen.add(kept[0].insert)
+            forms.append(replace(kept[0], applied=(*kept[0].applied, label)))
+
     for candidate in candidates:
-        if candidate.passed or context.single_line:
+        if candidate.passed:
+            continue
+        if badly_indented(candidate):
+            moved = shift_to_block(candidate.insert, context)
+            if moved is not None:
+                add("re-indented to the block", candidate, moved, context)
+        if context.single_line:
             continue
         for label, narrower in scopes:
-            fresh = replace(candidate, insert=candidate.raw, end=context.offset, applied=(),
-                            verdicts=())
-            kept, _ = postprocess([fresh], narrower, filters)
-            if kept and kept[0].insert not in seen:
-                seen.add(kept[0].insert)
-                forms.append(replace(kept[0], applied=(*kept[0].applied, label)))
+            add(label, candidate, candidate.raw, narrower)
     return forms
+
+
+_INDENTATION = re.compile(r"\bindent|\bunindent")
+
+
+def badly_indented(candidate: Candidate) -> bool:
+    """Tell whether the syntax check failed the candidate on its indentation."""
+    return any(v.check == "syntax" and not v.ok and _INDENTATION.search(v.detail) is not None
+               for v in candidate.verdicts)
 
 
 def validate(

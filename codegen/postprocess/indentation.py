@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from codegen.postprocess.base import FilterContext
-from codegen.postprocess.lexing import indentation, opens_block, previous_line, scan
+from codegen.postprocess.lexing import (
+    indent_width,
+    indentation,
+    opens_block,
+    previous_line,
+    scan,
+)
 from codegen.types import Candidate
 
 
@@ -79,4 +85,45 @@ def _reindent(text: str, ctx: FilterContext) -> str:
             continue
         levels = tabs + (blanks // step if step else 0)
         lines[index] = base + unit * levels + lines[index].lstrip(" \t")
+    return "\n".join(lines)
+
+
+def block_level(ctx: FilterContext) -> int | None:
+    """The indentation a statement at the cursor needs, where the lines around it say.
+
+    Under a line that opens a block, its body's level; otherwise the level of the next line
+    with code. None when the cursor follows code on its line or nothing says.
+    """
+    if ctx.line_prefix.strip():
+        return None
+    above = previous_line(ctx.prefix)
+    if above and opens_block(above):
+        return indent_width(above) + indent_width(ctx.indent_unit)
+    following = next((line for line in ctx.suffix.split("\n")[1:] if line.strip()), None)
+    return indent_width(following) if following is not None else None
+
+
+def shift_to_block(text: str, ctx: FilterContext) -> str | None:
+    """`text` moved as a whole so that its first line sits at `block_level`.
+
+    Lines inside strings and brackets keep their indentation. None when the first line is
+    already there, no level is known, or the move would have to take back what the user
+    typed before the cursor.
+    """
+    level = block_level(ctx)
+    if level is None or not text.strip() or text.startswith("\n"):
+        return None
+    typed = indent_width(ctx.line_prefix)
+    shift = level - indent_width(ctx.line_prefix + text)
+    if shift == 0 or level < typed:
+        return None
+    lines = text.split("\n")
+    starts = scan(ctx.line_prefix + text).line_starts
+    for index, line in enumerate(lines):
+        if not line.strip() or not starts[index]:
+            continue
+        width = max(0, indent_width(ctx.line_prefix + line if index == 0 else line) + shift)
+        width -= typed if index == 0 else 0
+        pad = "\t" * (width // 4) if ctx.indent_unit == "\t" else " " * width
+        lines[index] = pad + line.lstrip(" \t")
     return "\n".join(lines)

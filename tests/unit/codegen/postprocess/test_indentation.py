@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from codegen.postprocess.base import FilterContext
-from codegen.postprocess.indentation import normalize_indentation
+from codegen.postprocess.indentation import normalize_indentation, shift_to_block
 from codegen.types import Candidate
 
 
@@ -61,3 +61,24 @@ BODY = "def f(xs):\n    ║\n"
 )
 def test_normalize_indentation(marked: str, raw: str, unit: str, expected: str) -> None:
     assert apply(marked, raw, unit) == expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "text", "unit", "moved"),
+    [
+        # Under an opener: into its body, the lines below moved with the first.
+        ("if ok:\n║\nx = 1\n", "go()\n    more()", "    ", "    go()\n        more()"),
+        ("def f():\n    if ok:\n║\n    return 1\n", "    return 2", "    ", "        return 2"),
+        # Elsewhere: to the next code line's level; a string's lines stay as written.
+        ("def f():\n    a = 1\n║\n    return a\n", '        s = """x\n  y"""', "    ",
+         '    s = """x\n  y"""'),
+        ("def f():\n\tif ok:\n║\n\treturn 1\n", "\treturn 2", "\t", "\t\treturn 2"),
+        # Already at the level, or after code on the line: nothing to move.
+        ("if ok:\n║\n", "    go()", "    ", None),
+        ("if ok:\n    x = ║\n", "1", "    ", None),
+    ],
+)
+def test_shift_to_block(marked: str, text: str, unit: str, moved: str | None) -> None:
+    offset = marked.index("║")
+    ctx = FilterContext(marked.replace("║", ""), offset, single_line=False, indent_unit=unit)
+    assert shift_to_block(text, ctx) == moved
