@@ -224,24 +224,33 @@ def run_setting(
         yield record
 
 
+def task_number(task_id: str) -> int:
+    """HumanEval/17 → 17: even-numbered tasks tune the ranking, odd ones are held out."""
+    return int(task_id.rsplit("/", 1)[1])
+
+
 def table(records: Sequence[dict[str, Any]], setting: str) -> str:
     """Markdown table of one setting: pass@1 with intervals, gain over random."""
     rows = [r for r in records if r["setting"] == setting]
     strategies = ["random", *ABLATIONS[setting], "oracle"]
     base = [r["random"] for r in rows]
     lines = [
-        f"| {setting}: strategy | pass@1 % | 95 % CI | gain over random (95 % CI) |",
-        "|---|---|---|---|",
+        f"| {setting}: strategy | pass@1 % | 95 % CI | gain over random (95 % CI) | "
+        "even tasks (tuning) % | odd tasks (held out) % |",
+        "|---|---|---|---|---|---|",
     ]
     for strategy in strategies:
         values = [r[strategy] for r in rows]
         low, high = bootstrap(values)
         gain_low, gain_high = paired(values, base)
         gain = statistics.fmean(values) - statistics.fmean(base)
+        halves = [[r[strategy] for r in rows if task_number(r["task_id"]) % 2 == parity]
+                  for parity in (0, 1)]
+        even, odd = (f"{100 * statistics.fmean(h):.1f}" if h else "n/a" for h in halves)
         lines.append(
             f"| {strategy} | {100 * statistics.fmean(values):.1f} | "
             f"{100 * low:.1f}–{100 * high:.1f} | "
-            f"{100 * gain:+.1f} ({100 * gain_low:+.1f}…{100 * gain_high:+.1f}) |"
+            f"{100 * gain:+.1f} ({100 * gain_low:+.1f}…{100 * gain_high:+.1f}) | {even} | {odd} |"
         )
     typed = [r for r in rows if "typed: + mypy" in r]
     if typed:

@@ -233,8 +233,9 @@ def _execution_verdicts(
         if generated:
             tally = produced.verdict_for(rest, len(generated))
             # Generated tests are often wrong: they count as support, never as a failure.
+            outcomes = tuple("-" if c is None else "1" if c else "0" for c in rest.checks)
             row.append(Verdict(GENERATED, True, tally.reason, tally.detail, True, rest.passed,
-                               len(generated)))
+                               len(generated), behaviour=outcomes))
         found.append(row)
     return found
 

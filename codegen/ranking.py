@@ -5,11 +5,13 @@ nothing could be run < passes them. Among candidates with the same evidence, tho
 behaviour on the probe inputs is shared by more candidates rank higher: correct programs
 agree with each other on every input, wrong ones scatter (CodeT's execution agreement,
 arXiv 2207.10397, here as soft agreement: a candidate that agrees with another on part of
-the inputs gets that part as support). Model-generated tests, when a caller has them, add
-dual agreement: the support is multiplied by one plus the generated tests the candidate
-passes, except for candidates that pass the user's own tests (on recorded HumanEval
-samples, generated tests made the choice among those worse: see bench/RESULTS.md). Last
-come the likelier candidates, then the order they arrived in.
+the inputs gets that part as support). Model-generated tests, when a caller has them, make
+it CodeT's dual agreement instead: candidates that behave alike on the probes and pass the
+same generated tests form a consensus set, scored by its size times the tests it passes
+(sets that pass none come after all others, by size); this does not apply to candidates
+that pass the user's own tests (on recorded HumanEval samples, generated tests made the
+choice among those worse: see bench/RESULTS.md). Last come the likelier candidates, then
+the order they arrived in.
 """
 
 from __future__ import annotations
@@ -50,7 +52,18 @@ def evidence_level(candidate: Candidate) -> int:
 def behaviour_of(candidate: Candidate) -> tuple[str, ...]:
     """The candidate's values on the probe inputs (empty when nothing was run)."""
     for verdict in candidate.verdicts:
-        if verdict.behaviour:
+        if verdict.behaviour and verdict.check != GENERATED:
+            return verdict.behaviour
+    return ()
+
+
+def generated_outcomes(candidate: Candidate) -> tuple[str, ...]:
+    """Per generated test: passed ("1"), failed ("0") or not run ("-").
+
+    Empty when there were no generated tests or the caller did not say which passed.
+    """
+    for verdict in candidate.verdicts:
+        if verdict.check == GENERATED and verdict.ran:
             return verdict.behaviour
     return ()
 
@@ -98,14 +111,24 @@ def agreement(candidates: Sequence[Candidate]) -> list[float]:
             for (other_level, other), count in groups.items()
             if other_level == level and behaviour and other
         ) or float(groups[key])
+    consensus: Counter[tuple[int, tuple[str, ...], tuple[str, ...]]] = Counter()
+    for candidate, level, behaviour in zip(candidates, levels, behaviours, strict=True):
+        consensus[level, behaviour, generated_outcomes(candidate)] += candidate.votes
     scores = []
     for candidate, key in zip(candidates, zip(levels, behaviours, strict=True), strict=True):
         passed = generated_passed(candidate)
         # The user's own tests are the better judge: generated ones (often wrong) only
         # weigh in where the candidate did not pass those.
-        weigh = passed is not None and key[0] != PASSED_LEVEL
-        scores.append(support[key] * (1 + passed if weigh and passed is not None else 1))
+        if passed is None or key[0] == PASSED_LEVEL:
+            scores.append(support[key])
+            continue
+        size = consensus[key[0], key[1], generated_outcomes(candidate)]
+        scores.append(size * passed if passed else size * NO_TEST_PASSED)
     return scores
+
+
+NO_TEST_PASSED = 1e-3
+"""Weight of a consensus set that passes no generated test: below any set passing one."""
 
 
 def rank(candidates: Iterable[Candidate]) -> list[Candidate]:

@@ -91,6 +91,32 @@ def test_generated_tests_multiply_support_where_no_own_test_passed() -> None:
     assert names(rank(own)) == ["passes 1", "passes 4"]
 
 
+def generated(outcomes: str) -> Verdict:
+    return Verdict("generated", True, passed=outcomes.count("1"), total=len(outcomes),
+                   behaviour=tuple(outcomes))
+
+
+def test_dual_agreement_scores_consensus_sets_by_size_times_tests_passed() -> None:
+    untested = Verdict("tests", True, ran=False)
+    pool = [
+        # A large set that agrees on the probes but passes one generated test...
+        cand("crowd", OK_SYNTAX, untested, generated("100"), logprob=-0.1, votes=3),
+        # ...and a set of two that passes all three: 2 × 3 beats 3 × 1.
+        cand("pair", OK_SYNTAX, Verdict("tests", True, ran=False, behaviour=("7",)),
+             generated("111"), logprob=-0.5, votes=2),
+        # Passing no test comes last however many agree.
+        cand("mob", OK_SYNTAX, untested, generated("000"), logprob=-0.2, votes=9),
+    ]
+    assert agreement(pool) == [3.0, 6.0, 9 * 1e-3]
+    assert names(rank(pool)) == ["pair", "crowd", "mob"]
+    # The same tests passed with other behaviour on the probes is another set.
+    split = [cand("a", OK_SYNTAX, Verdict("tests", True, ran=False, behaviour=("1",)),
+                  generated("11")),
+             cand("b", OK_SYNTAX, Verdict("tests", True, ran=False, behaviour=("2",)),
+                  generated("11"))]
+    assert agreement(split) == [2.0, 2.0]
+
+
 def test_ties_keep_the_likelier_then_the_first() -> None:
     pool = [cand("a", OK_SYNTAX), cand("b", OK_SYNTAX, logprob=-1.0), cand("c", OK_SYNTAX)]
     assert names(rank(pool)) == ["b", "a", "c"]
