@@ -16,7 +16,7 @@ from codegen.placement import DTYPES, QUANTIZE_MODES
 from codegen.positions import PositionError, offset_at, position_at
 from codegen.types import Candidate, CompletionRequest, CompletionResult
 from prompts.templates import FimTemplate
-from validators import close_validators, create_validators
+from validators import Verdict, close_validators, create_validators
 
 logger = logging.getLogger("vetted")
 
@@ -208,7 +208,9 @@ def complete(args: argparse.Namespace) -> int:
         if check is None:
             raise ModelError(f"{backend.description} serves no LoRA adapters")
         check(args.adapter)
-    validators = create_validators()
+    # A one-shot command has the time to let mypy's daemon start: a check it skipped while
+    # starting would say nothing about the candidates.
+    validators = create_validators(patient=True)
     try:
         pipeline = Pipeline(backend, FimTemplate(), validators=validators)
         result = pipeline.complete(request, threading.Event())
@@ -235,6 +237,14 @@ def project_root(file: Path) -> Path:
         if any((directory / marker).exists() for marker in ROOT_MARKERS):
             return directory
     return start
+
+
+def check_summary(verdict: Verdict) -> str:
+    """``mypy ok``, ``tests failed``, or ``tests not run (no examples or tests)``."""
+    if not verdict.ran:
+        why = verdict.detail.split("\n", 1)[0]
+        return f"{verdict.check} not run" + (f" ({why})" if why else "")
+    return f"{verdict.check} {'ok' if verdict.ok else 'failed'}"
 
 
 def result_to_json(result: CompletionResult) -> dict[str, Any]:
@@ -279,7 +289,7 @@ def print_human(result: CompletionResult, model: str) -> None:
     if not result.items:
         print(f"no completion survived vetting ({len(result.discarded)} discarded)")
     for rank, candidate in enumerate(result.items, 1):
-        checks = ", ".join(f"{v.check} {'ok' if v.ok else 'failed'}" for v in candidate.verdicts)
+        checks = ", ".join(map(check_summary, candidate.verdicts))
         print(f"--- completion {rank} ({checks}) ---")
         print(request.text[line_start : request.offset] + candidate.insert)
     for candidate in result.discarded:

@@ -120,3 +120,17 @@ def test_complete_with_an_adapter_names_it_and_refuses_a_damaged_one(tmp_path: P
     (adapter / "adapter_model.safetensors").write_bytes(b"damaged")
     proc = run(*args, "--adapter", str(adapter))
     assert proc.returncode == 1 and "cannot read the adapter" in proc.stderr
+
+
+def test_complete_waits_for_mypy_and_says_which_checks_did_not_run(tmp_path: Path) -> None:
+    source = tmp_path / "scale.py"
+    source.write_text("def scale(x: int) -> int:\n    \n", encoding="utf-8")
+    # The likelier candidate adds a type error: a check skipped while mypy starts would
+    # leave it first.
+    replay = write_replay(tmp_path / "r.jsonl", [('return "x" * x', -0.1), ("return 2 * x", -0.5)])
+    proc = run("complete", str(source), "--line", "1", "--character", "4",
+               "--model", f"replay:{replay}", "--n", "2")
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.split("--- completion 1 (", 1)[1].split(") ---\n", 1)
+    assert first[0] == "syntax ok, mypy ok, tests not run (scale has no examples or tests to run)"
+    assert first[1].startswith("    return 2 * x\n")
