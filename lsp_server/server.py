@@ -18,6 +18,7 @@ from codegen.service import CompletionService
 from codegen.types import CompletionResult
 from lsp_server.completion_log import CompletionLog
 from lsp_server.config import Settings
+from lsp_server.documents import as_line_workspace
 from lsp_server.observability import Endpoint, Metrics
 from lsp_server.workspace_index import ServerIndex
 
@@ -53,6 +54,15 @@ class CompletionProtocol(LanguageServerProtocol):
         if message is _ANSWERED:
             return
         super().handle_message(message)
+
+    @property
+    def _workspace(self) -> Any:
+        """Pygls' workspace, made at `initialize`: its documents count lines as editors do."""
+        return self._line_workspace
+
+    @_workspace.setter
+    def _workspace(self, workspace: Any) -> None:
+        self._line_workspace = as_line_workspace(workspace)
 
 
 class CompletionServer(LanguageServer):

@@ -248,3 +248,24 @@ async def test_utf8_position_encoding_counts_bytes(tmp_path: Path) -> None:
         await client.shutdown_session()
     finally:
         await client.stop()
+
+
+async def test_ranges_at_the_end_of_a_file_without_newline_and_after_a_form_feed(
+    replay_client: LanguageClient,
+) -> None:
+    # No final newline: the cursor is the end of the last line, never a line past it.
+    text = "\x0c\ndef add(a: int, b: int) -> int:\n    "
+    open_document(replay_client, ARITH_URI, text)
+    result = await replay_client.text_document_inline_completion_async(inline_params(2, 4))
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    cursor = types.Range(types.Position(2, 4), types.Position(2, 4))
+    assert [item.range for item in result.items] == [cursor] * len(result.items)
+    # An edit after the form feed lands where the editor put it.
+    replay_client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=ARITH_URI, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(
+            range=types.Range(types.Position(1, 4), types.Position(1, 7)), text="plus")],
+    ))
+    result = await replay_client.text_document_inline_completion_async(inline_params(2, 4))
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    assert plain(result.items[0].command.arguments)[0]["verdicts"]["syntax"]["ok"] is True  # type: ignore[union-attr]
