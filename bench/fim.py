@@ -214,7 +214,9 @@ def mbpp_cases(path: Path) -> list[Case]:
     The document is the task's prompt and reference solution with one non-blank line of
     the solution emptied (``random.Random(index)`` picks it); the workspace's
     ``test_solution.py`` holds the task's first assert as a pytest test. Scoring runs every
-    assert of the task (the first is the one a user wrote; the others are hidden).
+    assert of the task (the first is the one a user wrote; the others are hidden). Tasks
+    whose prompt and solution do not parse together are left out (243 of 427: CodeT's
+    prompts indent the docstring by 4 spaces, many solutions by 2 or a tab).
     """
     cases: list[Case] = []
     with path.open(encoding="utf-8") as handle:
@@ -225,7 +227,7 @@ def mbpp_cases(path: Path) -> list[Case]:
             asserts = [node for node in body if isinstance(node, ast.Assert)]
             lines = row["canonical_solution"].splitlines(keepends=True)
             holes = [i for i, text in enumerate(lines) if text.strip()]
-            if not asserts or not holes:
+            if not asserts or not holes or not parses(row["prompt"] + row["canonical_solution"]):
                 continue
             hole = random.Random(index).choice(holes)
             name = row["entry_point"]
