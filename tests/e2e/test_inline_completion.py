@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import pytest_lsp
@@ -68,20 +68,32 @@ async def test_inline_completion_shows_vetted_candidates(replay_client: Language
         assert verdicts["tests"]["ran"] is False
 
 
-async def test_range_counts_in_the_negotiated_encoding(
-    replay_client: LanguageClient, tmp_path: Path
-) -> None:
+@pytest_lsp.fixture(params=CLIENTS, config=SERVER)
+async def name_client(
+    lsp_client: LanguageClient, request: pytest.FixtureRequest, tmp_path: Path
+) -> Any:
+    """A session whose model answers `name`: the end of greet()'s `... + ` line."""
+    replay = write_replay(tmp_path / "name.jsonl", [("name", -0.1)])
+    lsp_client.initialize_result = await start_session(  # type: ignore[attr-defined]
+        lsp_client, request.param, {"model": f"replay:{replay}"}
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_range_counts_in_the_negotiated_encoding(name_client: LanguageClient) -> None:
     """A line with an emoji and CJK text: the range must be in the client's units."""
     line = ARITH.splitlines()[5]
-    encoding = replay_client.initialize_result.capabilities.position_encoding  # type: ignore[attr-defined]
+    encoding = name_client.initialize_result.capabilities.position_encoding  # type: ignore[attr-defined]
     units = {"utf-8": len(line.encode("utf-8")), "utf-32": len(line)}.get(
         str(encoding), len(line.encode("utf-16-le")) // 2
     )
-    open_document(replay_client, ARITH_URI, ARITH)
-    result = await replay_client.text_document_inline_completion_async(inline_params(5, units))
+    assert units < len(line.encode("utf-8")) or str(encoding) == "utf-8"
+    open_document(name_client, ARITH_URI, ARITH)
+    result = await name_client.text_document_inline_completion_async(inline_params(5, units))
     assert isinstance(result, types.InlineCompletionList)
-    for item in result.items:
-        assert item.range == types.Range(types.Position(5, units), types.Position(5, units))
+    cursor = types.Range(types.Position(5, units), types.Position(5, units))
+    assert [(item.insert_text, item.range) for item in result.items] == [("name", cursor)]
 
 
 async def test_completion_menu_fallback(replay_client: LanguageClient) -> None:
