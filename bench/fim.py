@@ -547,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no cases run", file=sys.stderr)
         return 1
     print(
-        f"FIM, HumanEval {args.suite} infilling: {len(records)} cases "
+        f"FIM, {SUITES[args.suite].parent}/{args.suite} infilling: {len(records)} cases "
         f"(subset: sorted(random.Random({SUBSET_SEED}).sample(range(N), {args.cases})) "
         f"of the {SUITES[args.suite].name} records"
         f"{f', first {args.limit}' if args.limit is not None else ''}); "
