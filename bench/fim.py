@@ -490,7 +490,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="all: syntax, mypy and the embedded tests, as in the editor; syntax: parse only",
     )
     parser.add_argument(
-        "--tests-in-prompt", choices=("on", "off"), default="on",
+        "--tests-in-prompt", choices=("on", "off"), default="off",
         help="show the model the workspace's tests of the function (the `testsInPrompt` "
         "setting; only the mbpp-tests suite has such tests)",
     )

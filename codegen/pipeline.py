@@ -37,7 +37,7 @@ class Pipeline:
     validators: Sequence[Validator] = DEFAULT_VALIDATORS
     typethrough: TypeThrough | None = None
     """Recent generations per document, shared by the requests of a server."""
-    tests_in_prompt: bool = True
+    tests_in_prompt: bool = False
     """Put the tests that other files (and a batch request) have for the function at the
     cursor into the prompt, as those files' sections, nearest the document."""
     test_files: WorkspaceTestFiles = field(default_factory=WorkspaceTestFiles)

@@ -32,7 +32,7 @@ def test_workspace_tests_of_the_function_come_right_before_the_document(
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_calc.py").write_text(TESTS)
     (tmp_path / "tests" / "test_other.py").write_text("def test_x():\n    assert 1 + 1 == 2\n")
-    pipeline = Pipeline(Tokenized(qwen_tokenizer))  # type: ignore[arg-type]
+    pipeline = Pipeline(Tokenized(qwen_tokenizer), tests_in_prompt=True)  # type: ignore[arg-type]
     prompt = pipeline.build_prompt(request(tmp_path))
     assert prompt is not None
     text = qwen_tokenizer.decode(list(prompt.ids))
@@ -46,7 +46,8 @@ def test_a_batch_requests_asserts_go_in_and_the_switch_keeps_them_out(
     tmp_path: Path, qwen_tokenizer: HFTokenizer
 ) -> None:
     asked = request(tmp_path, tests=("assert double(2) == 4",))
-    prompt = Pipeline(Tokenized(qwen_tokenizer)).build_prompt(asked)  # type: ignore[arg-type]
+    on = Pipeline(Tokenized(qwen_tokenizer), tests_in_prompt=True)  # type: ignore[arg-type]
+    prompt = on.build_prompt(asked)
     assert prompt is not None
     assert f"{FILE_SEP}test_request.py\nassert double(2) == 4\n" in qwen_tokenizer.decode(
         list(prompt.ids)
