@@ -22,6 +22,7 @@ from validators.base import Splice, Verdict
 from validators.execution import Job, Report, execute
 from validators.probes import agreement_probes, probe_of_assert
 from validators.sandbox import Sandbox, SandboxLimits
+from validators.syntax import ast_error
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,30 @@ class WorkspaceTestFiles:
         return files
 
 
+def hole_filled(document: str, start: int, end: int) -> str | None:
+    """The document with `document[start:end]` filled by nothing, ``...`` or ``pass``.
+
+    The first filling that parses is the module as it is without any candidate: on an empty
+    line ``pass`` at the level of the block opened above, of the line above or of the line
+    below. None when no filling parses.
+    """
+    before, after = document[:start], document[end:]
+    typed = before[before.rfind("\n") + 1 :]
+    fillings = ["", "..."]
+    if not typed.strip():
+        above = next((ln for ln in reversed(before.split("\n")[:-1]) if ln.strip()), "")
+        below = next((ln for ln in after.split("\n")[1:] if ln.strip()), "")
+        depth = len(above) - len(above.lstrip())
+        levels = [depth + 4 if above.rstrip().endswith(":") else depth,
+                  len(below) - len(below.lstrip()), depth]
+        fillings += [" " * max(0, level - len(typed)) + "pass" for level in levels]
+    for filling in fillings:
+        program = before + filling + after
+        if ast_error(program) is None:
+            return program
+    return None
+
+
 def probes_for(context: FunctionContext, checks: Sequence[Check], limit: int) -> list[str]:
     """The calls the examples and tests make, then nearby inputs, for execution agreement."""
     known = [e.call for e in context.examples if not e.setup]
@@ -115,24 +140,32 @@ class EmbeddedTestsValidator:
         checks = render_checks(context)
         if not checks:
             return self._not_run(splices, f"{context.name} has no examples or tests to run")
+        baseline = hole_filled(first.document, first.start, first.end)
         job = Job(
-            tuple(s.result for s in splices),
+            tuple(s.result for s in splices) + ((baseline,) if baseline is not None else ()),
             probes=tuple(probes_for(context, checks, self.probe_limit)),
             checks=tuple(c.source for c in checks),
         )
         outcome = execute(self.sandbox, job)
         if outcome.unavailable:
             return self._not_run(splices, f"sandbox unavailable: {outcome.unavailable}")
-        return self.verdicts(outcome.reports, checks)
+        reports = list(outcome.reports)
+        base = reports.pop() if baseline is not None else None
+        return self.verdicts(reports, checks, base)
 
-    def verdicts(self, reports: Sequence[Report], checks: Sequence[Check]) -> list[Verdict]:
-        """Turn the runner's reports into verdicts; a module no candidate can load is not run."""
-        errors = {r.error for r in reports if not r.loaded}
-        if reports and all(not r.loaded for r in reports) and len(errors) == 1:
-            (error,) = errors
-            return [self._skipped(f"the module does not run in the sandbox: {error}")] * len(
-                reports
-            )
+    def verdicts(
+        self, reports: Sequence[Report], checks: Sequence[Check], baseline: Report | None = None
+    ) -> list[Verdict]:
+        """Turn the runner's reports into verdicts.
+
+        The module does not run in the sandbox (an import it lacks, a file it reads) when
+        the document without any candidate (`hole_filled`) fails to load and so does every
+        candidate: then nothing is judged. Otherwise a candidate that does not load fails on
+        its own, whatever its neighbours did.
+        """
+        if baseline is not None and not baseline.loaded and not any(r.loaded for r in reports):
+            why = f"the module does not run in the sandbox: {baseline.error}"
+            return [self._skipped(why)] * len(reports)
         return [self.verdict_for(report, len(checks), checks) for report in reports]
 
     def verdict_for(self, report: Report, total: int, checks: Sequence[Check] = ()) -> Verdict:

@@ -4,6 +4,10 @@ The programs of one job are split over the sandbox's slots; in each slot the in-
 runner (`validators/runner.py`) forks one child per program. What comes back is, per
 program, whether it loaded, the canonical value of every probe (its behaviour, for
 execution agreement) and whether every check passed.
+
+A program that stops the runner itself (kills its parent, exhausts the run's processes)
+gets the failure; the programs after it in its share run again in a fresh sandbox run, so
+no program's verdict depends on what ran before it.
 """
 
 from __future__ import annotations
@@ -101,26 +105,36 @@ def execute(sandbox: Sandbox, job: Job, *, shares: int = 2) -> Outcome:
     if reason is not None:
         return Outcome(unavailable=reason)
     size = math.ceil(len(job.programs) / max(shares, 1))
-    chunks = [job.programs[i : i + size] for i in range(0, len(job.programs), size)]
+    found: dict[int, Report] = {}
+    pending = [list(range(i, min(i + size, len(job.programs))))
+               for i in range(0, len(job.programs), size)]
+    while pending:
+        runs = [_run_of(job, [job.programs[i] for i in chunk]) for chunk in pending]
+        again: list[list[int]] = []
+        for chunk, result in zip(pending, sandbox.run_many(runs), strict=True):
+            parsed = _parse(result.stdout, len(chunk))
+            found.update(zip(chunk, parsed, strict=False))
+            if len(parsed) < len(chunk):
+                # The program running when the runner stopped is the one to blame.
+                why = result.reason or "the runner stopped early"
+                logger.info("sandbox stopped at %d of %d programs: %s",
+                            len(parsed), len(chunk), why)
+                found[chunk[len(parsed)]] = Report(False, f"no report: {why}")
+                if chunk[len(parsed) + 1 :]:
+                    again.append(chunk[len(parsed) + 1 :])
+        pending = again
+    return Outcome(tuple(found[i] for i in range(len(job.programs))))
+
+
+def _run_of(job: Job, programs: Sequence[str]) -> Program:
+    """One sandbox run of the runner over some of the job's programs."""
     per_program = runner.program_seconds(job.as_json([]))
-    runs = [
-        Program(
-            runner_source(),
-            files={JOB_FILE: json.dumps(job.as_json(chunk))},
-            args=(JOB_FILE,),
-            wall_seconds=min(per_program * len(chunk) + 5.0, MAX_WALL_SECONDS),
-        )
-        for chunk in chunks
-    ]
-    reports: list[Report] = []
-    for chunk, result in zip(chunks, sandbox.run_many(runs), strict=True):
-        parsed = _parse(result.stdout, len(chunk))
-        if len(parsed) < len(chunk):
-            why = result.reason or "the runner stopped early"
-            logger.info("sandbox stopped at %d of %d programs: %s", len(parsed), len(chunk), why)
-            parsed += [Report(False, f"no report: {why}")] * (len(chunk) - len(parsed))
-        reports += parsed
-    return Outcome(tuple(reports))
+    return Program(
+        runner_source(),
+        files={JOB_FILE: json.dumps(job.as_json(programs))},
+        args=(JOB_FILE,),
+        wall_seconds=min(per_program * len(programs) + 5.0, MAX_WALL_SECONDS),
+    )
 
 
 def _parse(stdout: str, expected: int) -> list[Report]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from validators.embedded import EmbeddedTestsValidator
+import pytest
+
+from validators.base import Splice, Verdict
+from validators.embedded import EmbeddedTestsValidator, hole_filled
 from validators.execution import Report
+from validators.sandbox import Sandbox, SandboxLimits
 
 
 def test_a_failing_check_fails_the_candidate() -> None:
@@ -20,3 +24,53 @@ def test_checks_skipped_for_time_are_no_evidence_against_a_candidate() -> None:
 def test_a_program_that_does_not_load_fails() -> None:
     verdict = EmbeddedTestsValidator().verdict_for(Report(False, "NameError: x"), 1)
     assert not verdict.ok and verdict.detail == "NameError: x"
+
+
+def test_hole_filled_is_the_module_without_a_candidate() -> None:
+    under_opener = "def f(x):\n    if x:\n\n    return 0\n"
+    cursor = under_opener.index("\n\n") + 1
+    assert hole_filled(under_opener, cursor, cursor) == (
+        "def f(x):\n    if x:\n        pass\n    return 0\n"
+    )
+    value = "x = \n"
+    assert hole_filled(value, 4, 4) == "x = ...\n"
+    assert hole_filled("print(1)\n", 9, 9) == "print(1)\n"
+    assert hole_filled("def f(:\n", 6, 6) is None
+
+
+DOUBLE = '''def double(x: int) -> int:
+    """Twice x.
+
+    >>> double(2)
+    4
+    """
+    return
+'''
+KILLER = " __import__('os').kill(__import__('os').getppid(), 9)"
+RIGHT = " 2 * x"
+
+
+def judge(candidates: list[str], document: str = DOUBLE) -> list[Verdict]:
+    cursor = document.index("    return") + len("    return")
+    splices = [Splice(document, cursor, cursor, text, "double.py") for text in candidates]
+    with Sandbox(SandboxLimits(wall_seconds=30.0)) as sandbox:
+        return EmbeddedTestsValidator(sandbox).check_all(splices)
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+@pytest.mark.parametrize(
+    "order", [[KILLER, RIGHT, RIGHT], [RIGHT, KILLER, RIGHT], [RIGHT, RIGHT, KILLER], [KILLER]]
+)
+def test_a_candidate_that_kills_the_runner_fails_alone(order: list[str]) -> None:
+    verdicts = judge(order)
+    for text, verdict in zip(order, verdicts, strict=True):
+        assert verdict.ran, verdict
+        assert verdict.ok is (text == RIGHT), (text, verdict)
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_a_module_that_cannot_run_here_is_not_judged() -> None:
+    missing = "import no_such_module_anywhere\n\n" + DOUBLE
+    verdicts = judge([RIGHT, " 3 * x"], missing)
+    assert [v.ran for v in verdicts] == [False, False]
+    assert all(v.ok and "does not run in the sandbox" in v.detail for v in verdicts)
