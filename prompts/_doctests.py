@@ -34,12 +34,21 @@ def doctest_examples(docstring: str, name: str, *, first_line: int, path: str) -
             continue
         source = _segment(item.source, statement.value)
         example = _example(statement.value, item.source, want, item.exc_msg, name, setup_calls)
+        loose = example is not None and example.call == source and _loose(item)
+        if loose and example is not None and example.expected not in (None, "None"):
+            # `+ELLIPSIS`/`+NORMALIZE_WHITESPACE`: compared as doctest compares, not by `==`.
+            example = replace(example, expected=None, output=want)
         if example is not None:
             found.append(replace(example, line=line, path=path, setup=tuple(setup)))
         if not want and (example is None or example.expected == "None"):
             setup.append(source)  # a call for its effect (`s.push(1)`), not a claim
             setup_calls = setup_calls or calls(statement, name)
     return found
+
+
+def _loose(item: doctest.Example) -> bool:
+    """Tell whether the example's directives make doctest compare its output loosely."""
+    return any(item.options.get(flag) for flag in (doctest.ELLIPSIS, doctest.NORMALIZE_WHITESPACE))
 
 
 def _parsed(docstring: str, first_line: int) -> list[tuple[doctest.Example, int]]:

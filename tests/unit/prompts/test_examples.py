@@ -299,3 +299,28 @@ def test_rendered_asserts_hold_exactly_when_the_example_does() -> None:
         Example("half(4)", "3", "informal", 1),
     ]
     assert outcomes(program, examples) == [True, True, False, False, True, True, False, False]
+
+
+def test_doctest_directives_compare_as_doctest_does() -> None:
+    docstring = textwrap.dedent("""
+        >>> first(20)  # doctest: +ELLIPSIS
+        [0, 1, ..., 19]
+        >>> first(3)  # doctest: +NORMALIZE_WHITESPACE
+        [0,  1,
+         2]
+        >>> first(2)
+        [0, 1]
+    """)
+    examples = docstring_examples(docstring, "first")
+    assert [(e.call, e.expected, e.output) for e in examples] == [
+        ("first(20)", None, "[0, 1, ..., 19]"),
+        ("first(3)", None, "[0,  1,\n 2]"),
+        ("first(2)", "[0, 1]", None),
+    ]
+    namespace: dict[str, Any] = {}
+    exec("def first(n):\n    return list(range(n))\n", namespace)
+    for example in examples:
+        exec(example.to_assert(), namespace)  # the right function passes every one
+    exec("def first(n):\n    return list(range(1, n))\n", namespace)
+    with pytest.raises(AssertionError):
+        exec(examples[0].to_assert(), namespace)
