@@ -134,3 +134,33 @@ def test_complete_waits_for_mypy_and_says_which_checks_did_not_run(tmp_path: Pat
     first = proc.stdout.split("--- completion 1 (", 1)[1].split(") ---\n", 1)
     assert first[0] == "syntax ok, mypy ok, tests not run (scale has no examples or tests to run)"
     assert first[1].startswith("    return 2 * x\n")
+
+
+HOSTILE = {
+    "killer": "    return __import__('os').kill(__import__('os').getppid(), 9)\n",
+    "exit": "    __import__('os')._exit(0)\n",
+    "system exit": "    raise SystemExit(0)\n",
+}
+RIGHT = ["    return 2 * x\n", "    return x * 2\n", "    return x + x\n"]
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+@pytest.mark.parametrize("payload", sorted(HOSTILE))
+@pytest.mark.parametrize("first", [True, False])
+def test_rank_never_lets_a_hostile_candidate_pass_or_harm_its_neighbours(
+    tmp_path: Path, payload: str, first: bool
+) -> None:
+    hostile = HOSTILE[payload]
+    # Two shares of two: the hostile one runs before or after a right one in its share.
+    candidates = [hostile, *RIGHT] if first else [*RIGHT[:2], hostile, RIGHT[2]]
+    prompt = 'def double(x: int) -> int:\n    """Twice x.\n\n    >>> double(2)\n    4\n    """\n'
+    task = {"task_id": "t", "prompt": prompt, "entry_point": "double", "candidates": candidates}
+    (tmp_path / "in.jsonl").write_text(json.dumps(task) + "\n")
+    proc = run("rank", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((tmp_path / "out.jsonl").read_text())
+    bad = candidates.index(hostile)
+    tests = [verdicts["tests"] for verdicts in record["verdicts"]]
+    assert [t["ok"] for t in tests] == [i != bad for i in range(4)], tests
+    assert all(t["ran"] for t in tests), tests
+    assert record["ranking"][-1] == bad and bad not in record["top"]
