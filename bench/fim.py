@@ -61,7 +61,7 @@ from codegen.generate import OnText, SamplingParams
 from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
 from codegen.postprocess.scope import is_single_line
-from codegen.types import CompletionRequest, Generation
+from codegen.types import CompletionRequest, ContextFile, Generation
 from lsp_server.config import Settings
 from prompts.templates import FimTemplate, Prompt, Tokenizer
 from validators import DEFAULT_VALIDATORS, close_validators, create_validators
@@ -80,6 +80,8 @@ and MBPP with one line of each solution emptied and its first assert written as 
 the workspace (`mbpp_cases`)."""
 MBPP_MODULE = "solution"
 """The document's module name in an MBPP case's workspace."""
+NEUTRAL = ContextFile("README.md", "Small functions, one per file, each with its tests.\n")
+"""The other file `--other-file` adds to every request."""
 SUBSET_SEED = 0
 TEST_TIMEOUT_S = 10.0
 
@@ -302,7 +304,7 @@ def repeats_suffix_line(raw: str, suffix: str) -> bool:
 
 def run_case(
     pipeline: Pipeline, recorder: RecordingBackend, case: Case, tokens: int, layout: str,
-    n: int = 1, workspace: Path | None = None,
+    n: int = 1, workspace: Path | None = None, others: tuple[ContextFile, ...] = (),
 ) -> Record:
     """Complete one case through the pipeline and score raw and vetted outputs.
 
@@ -320,6 +322,7 @@ def run_case(
         offset=offset,
         path=path,
         root=root,
+        context_files=others,
         n=n,
         max_new_tokens=tokens,
         trigger="invoked",
@@ -494,6 +497,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="show the model the workspace's tests of the function (the `testsInPrompt` "
         "setting; only the mbpp-tests suite has such tests)",
     )
+    parser.add_argument(
+        "--other-file", action="store_true",
+        help=f"put a neutral other file ({NEUTRAL.path}) into every prompt, as an editor with "
+        "another file open does: the prompt then has the repository format either way",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out" / "fim.jsonl")
     return parser.parse_args(argv)
 
@@ -508,7 +516,7 @@ def run_all(
         for number, case in enumerate(cases, 1):
             record = run_case(
                 pipeline, recorder, case, args.max_new_tokens, args.layout, args.n,
-                Path(workspace),
+                Path(workspace), (NEUTRAL,) if args.other_file else (),
             )
             records.append(record)
             out.write(json.dumps(asdict(record)) + "\n")
@@ -553,7 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{f', first {args.limit}' if args.limit is not None else ''}); "
         f"model {args.model} on {args.device}; max_new_tokens {args.max_new_tokens}; "
         f"layout {args.layout}; {args.n} candidate(s) per request, checks: {args.checks}, "
-        f"tests in prompt: {args.tests_in_prompt}\n"
+        f"tests in prompt: {args.tests_in_prompt}"
+        f"{f', other file {NEUTRAL.path}' if args.other_file else ''}\n"
     )
     print(markdown_table(records))
     print()
