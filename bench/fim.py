@@ -493,9 +493,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="all: syntax, mypy and the embedded tests, as in the editor; syntax: parse only",
     )
     parser.add_argument(
-        "--tests-in-prompt", choices=("on", "off"), default="off",
+        "--tests-in-prompt", choices=("on", "off"), default="on",
         help="show the model the workspace's tests of the function (the `testsInPrompt` "
-        "setting; only the mbpp-tests suite has such tests)",
+        "setting; only the mbpp-tests suite has such tests, and they go in only beside other "
+        "files: see --other-file)",
     )
     parser.add_argument(
         "--other-file", action="store_true",

@@ -37,9 +37,10 @@ class Pipeline:
     validators: Sequence[Validator] = DEFAULT_VALIDATORS
     typethrough: TypeThrough | None = None
     """Recent generations per document, shared by the requests of a server."""
-    tests_in_prompt: bool = False
+    tests_in_prompt: bool = True
     """Put the tests that other files (and a batch request) have for the function at the
-    cursor into the prompt, as those files' sections, nearest the document."""
+    cursor into the prompt, as those files' sections, nearest the document, when the prompt
+    has other files already."""
     test_files: WorkspaceTestFiles = field(default_factory=WorkspaceTestFiles)
     """The workspace's test files, read again only when they change."""
 
@@ -49,7 +50,9 @@ class Pipeline:
             return None
         # Other files may hold keys and passwords: those lines never reach a prompt.
         files = [PromptFile(f.path, without_secrets(f.text)[0]) for f in request.context_files]
-        if self.tests_in_prompt:
+        if self.tests_in_prompt and files:
+            # Tests join the other files; they never turn a one-file prompt into Qwen's
+            # repository format, which alone cost the 0.5B 16 points on MBPP (RESULTS.md).
             files += self.prompt_tests(request, {f.path for f in files})
         return self.template.render(
             self.backend.tokenizer,

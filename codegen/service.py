@@ -144,7 +144,7 @@ class CompletionService:
         *,
         max_prompt_tokens: int = 1536,
         validators: Sequence[Validator] = DEFAULT_VALIDATORS,
-        tests_in_prompt: bool = False,
+        tests_in_prompt: bool = True,
     ) -> CompletionResult | None:
         """Run the pipeline; None when no model is ready yet."""
         backend = self.backend

@@ -114,10 +114,9 @@ class Settings:
         default=1536, validator=attrs.validators.in_(range(64, 32769))
     )
     """Prompt budget in tokens (context, prefix and suffix together)."""
-    tests_in_prompt: bool = False
-    """Show the model the tests other files have for the function at the cursor (off: on
-    MBPP it lowered the raw output's pass@1 and did not raise the vetted one; see
-    bench/RESULTS.md)."""
+    tests_in_prompt: bool = True
+    """Show the model the tests other files have for the function at the cursor, when the
+    prompt has other files already (see bench/RESULTS.md)."""
     alternatives: int = attrs.field(default=4, validator=attrs.validators.in_(range(1, 17)))
     """Number of candidates sampled per request (one batched pass sharing the prompt)."""
     temperature: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))

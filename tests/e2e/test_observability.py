@@ -57,7 +57,7 @@ async def client(lsp_client: LanguageClient, project: Path) -> Any:
         capabilities=client_capabilities("neovim"),
         initialization_options={
             "model": "random:tiny", "device": "cpu", "maxNewTokens": 4, "alternatives": 1,
-            "observability": {"port": port, "logPrompts": True}, "testsInPrompt": True,
+            "observability": {"port": port, "logPrompts": True},
             "validators": {"mypy": False, "tests": False},
         },
         root_uri=project.as_uri(),

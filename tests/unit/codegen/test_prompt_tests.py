@@ -6,7 +6,7 @@ from pathlib import Path
 
 from codegen.backends import HFTokenizer
 from codegen.pipeline import Pipeline, sections_with_tests
-from codegen.types import CompletionRequest
+from codegen.types import CompletionRequest, ContextFile
 from prompts.templates import FILE_SEP
 
 DOCUMENT = "def double(x: int) -> int:\n    return \n"
@@ -21,8 +21,12 @@ class Tokenized:
         self.description = "tokenizer only"
 
 
+OTHER = ContextFile("util.py", "def half(x: int) -> int:\n    return x // 2\n")
+
+
 def request(root: Path, **kwargs: object) -> CompletionRequest:
     offset = DOCUMENT.index("return ") + len("return ")
+    kwargs.setdefault("context_files", (OTHER,))
     return CompletionRequest(DOCUMENT, offset, path="calc.py", root=str(root), **kwargs)  # type: ignore[arg-type]
 
 
@@ -40,6 +44,9 @@ def test_workspace_tests_of_the_function_come_right_before_the_document(
     assert section + f"{FILE_SEP}calc.py\n" in text
     assert "test_x" not in text  # a test of something else stays out
     assert sections_with_tests(prompt, request(tmp_path)) == ("tests/test_calc.py",)
+    # Alone with the document they would switch the prompt to the repository format.
+    alone = pipeline.build_prompt(request(tmp_path, context_files=()))
+    assert alone is not None and FILE_SEP not in qwen_tokenizer.decode(list(alone.ids))
 
 
 def test_a_batch_requests_asserts_go_in_and_the_switch_keeps_them_out(
@@ -55,4 +62,4 @@ def test_a_batch_requests_asserts_go_in_and_the_switch_keeps_them_out(
     off = Pipeline(Tokenized(qwen_tokenizer), tests_in_prompt=False)  # type: ignore[arg-type]
     plain = off.build_prompt(asked)
     assert plain is not None and "double(2)" not in qwen_tokenizer.decode(list(plain.ids))
-    assert FILE_SEP not in qwen_tokenizer.decode(list(plain.ids))
+    assert "test_request.py" not in qwen_tokenizer.decode(list(plain.ids))
