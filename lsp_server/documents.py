@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.workspace import TextDocument, Workspace
 from pygls.workspace.position_codec import ServerTextPosition
 
@@ -74,3 +75,17 @@ def as_line_workspace(workspace: Any) -> Any:
     if isinstance(workspace, Workspace) and not isinstance(workspace, LineWorkspace):
         workspace.__class__ = LineWorkspace
     return workspace
+
+
+def document_of(workspace: Workspace, uri: str) -> TextDocument:
+    """The open document at `uri`, or the file there read from disk.
+
+    A URI that is neither open nor a readable text file is the client's error (-32602 with
+    the reason), not the server's.
+    """
+    document = workspace.get_text_document(uri)
+    try:
+        document.source  # noqa: B018 - reads a document that is not open from disk
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JsonRpcInvalidParams(f"{uri} is not open and cannot be read: {exc}") from None
+    return document

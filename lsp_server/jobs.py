@@ -18,6 +18,7 @@ from codegen.model import ModelError
 from codegen.service import enabled_validators
 from codegen.types import CompletionResult, ContextFile, Trigger
 from lsp_server.convert import from_lsp_request
+from lsp_server.documents import document_of
 from lsp_server.server import CompletionServer
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ async def complete_at(
     settings = ls.settings
     if settings.trigger == "off" or (settings.trigger == "invoked" and trigger == "automatic"):
         return None
-    document = ls.workspace.get_text_document(uri)
+    document = document_of(ls.workspace, uri)
     request = from_lsp_request(document, position, settings, trigger, relative_path(ls, uri))
     context = open_context(ls, uri, request.language)
     indexed = ls.workspace_index.context(request.path, request.text, request.offset)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from lsp_server.convert import GENERATE_TESTS, from_lsp_position
+from lsp_server.documents import document_of
 from lsp_server.server import CompletionServer
 from prompts.context import find_function
 
@@ -24,7 +25,7 @@ def register(server: CompletionServer) -> None:
         types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[KIND])
     )
     def code_action(ls: CompletionServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        document = ls.workspace.get_text_document(params.text_document.uri)
+        document = document_of(ls.workspace, params.text_document.uri)
         found = find_function(document.source, from_lsp_position(document, params.range.start))
         if found is None:
             return []

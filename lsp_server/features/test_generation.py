@@ -25,6 +25,7 @@ from lsprotocol import types
 from codegen.testfile import top_directories, workspace_imports
 from codegen.testgen import TestGenerationError, TestGenRequest, TestGenResult, generate_tests
 from lsp_server.convert import GENERATE_TESTS, test_generation_edit, test_report
+from lsp_server.documents import document_of
 from lsp_server.jobs import relative_path
 from lsp_server.server import CompletionServer
 from validators.embedded import WorkspaceTestFiles
@@ -49,7 +50,7 @@ async def _generate(
     backend = ls.service.backend
     if backend is None:
         raise TestGenerationError(f"no model is loaded ({ls.service.state.value})")
-    document = ls.workspace.get_text_document(uri)
+    document = document_of(ls.workspace, uri)
     root = ls.workspace.root_path or str(Path(document.path).parent)
     path = relative_path(ls, uri)
     settings = ls.settings.test_generation

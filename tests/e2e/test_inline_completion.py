@@ -281,3 +281,20 @@ async def test_ranges_at_the_end_of_a_file_without_newline_and_after_a_form_feed
     result = await replay_client.text_document_inline_completion_async(inline_params(2, 4))
     assert isinstance(result, types.InlineCompletionList) and result.items
     assert plain(result.items[0].command.arguments)[0]["verdicts"]["syntax"]["ok"] is True  # type: ignore[union-attr]
+
+
+async def test_a_document_neither_open_nor_on_disk_is_a_clear_error(
+    replay_client: LanguageClient, tmp_path: Path
+) -> None:
+    missing = (tmp_path / "gone.py").as_uri()
+    params = types.InlineCompletionParams(
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        text_document=types.TextDocumentIdentifier(uri=missing),
+        position=types.Position(line=0, character=0),
+    )
+    with pytest.raises(JsonRpcException) as caught:
+        await replay_client.text_document_inline_completion_async(params)
+    assert "is not open and cannot be read" in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+    assert (await status(replay_client))["state"] == "ready"
