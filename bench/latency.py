@@ -39,7 +39,7 @@ from typing import Any
 
 import torch
 
-from bench.fim import DEFAULT_DATA, load_cases, pick_subset
+from bench.fim_cases import DEFAULT_DATA, load_cases, pick_subset
 from bench.peers import LlamaWorker, Run, int4_floor, plain_generate
 from bench.stats import Series, ms
 from codegen.backends import RuntimeOptions, TorchBackend, load_backend

@@ -39,8 +39,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.fim import RecordingBackend, parses
+from bench.fim import RecordingBackend
 from bench.fim import normalize as normalized
+from bench.fim_cases import parses
 from codegen.backends import load_backend
 from codegen.model import parse_spec
 from codegen.pipeline import Pipeline

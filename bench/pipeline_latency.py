@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from bench.fim import Case
+from bench.fim_cases import Case
 from bench.peers import plain_generate
 from bench.stats import Series, ms
 from codegen.backends import TorchBackend, load_backend

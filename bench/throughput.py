@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.fim import DEFAULT_DATA, load_cases, pick_subset
+from bench.fim_cases import DEFAULT_DATA, load_cases, pick_subset
 from codegen import batch
 from codegen.backends import TorchBackend, load_backend
 from codegen.model import parse_spec
