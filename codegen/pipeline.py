@@ -397,11 +397,17 @@ def validate(
 def select_shown(candidates: Sequence[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
     """Split candidates into (shown, ranked best first) and discarded.
 
-    A candidate that breaks the syntax is never shown, and nothing is shown when no
-    candidate passes every check that ran; otherwise the rest are ranked by evidence.
+    Nothing is shown when no candidate passes every check that ran. Otherwise a candidate is
+    shown unless it breaks the syntax or fails the tests the code already has (or dies
+    before they run): such a one is never ranked beside candidates that pass them, whatever
+    it did in the sandbox. One that only adds a mypy error is shown, ranked lower.
     """
-    parseable = [c for c in candidates if syntax_ok(c)]
-    broken = [c for c in candidates if not syntax_ok(c)]
-    if not any(c.passed for c in parseable):
-        return [], [*broken, *parseable]
-    return rank(parseable), broken
+    if not any(c.passed and syntax_ok(c) for c in candidates):
+        return [], list(candidates)
+    shown = [c for c in candidates if syntax_ok(c) and not failed_tests(c)]
+    return rank(shown), [c for c in candidates if not syntax_ok(c) or failed_tests(c)]
+
+
+def failed_tests(candidate: Candidate) -> bool:
+    """Tell whether the candidate failed the embedded tests (or died before they ran)."""
+    return any(v.check == "tests" and v.ran and not v.ok for v in candidate.verdicts)

@@ -14,6 +14,7 @@ from codegen.model import ModelError, parse_spec, pull, resolve_default_spec
 from codegen.pipeline import Pipeline
 from codegen.placement import DTYPES, QUANTIZE_MODES
 from codegen.positions import PositionError, offset_at, position_at
+from codegen.ranking import syntax_ok
 from codegen.types import Candidate, CompletionRequest, CompletionResult
 from prompts.templates import FimTemplate
 from validators import Verdict, close_validators, create_validators
@@ -248,7 +249,10 @@ def check_summary(verdict: Verdict) -> str:
 
 
 def result_to_json(result: CompletionResult) -> dict[str, Any]:
-    """The `--json` shape: items best first, each with its UTF-16 range and verdicts."""
+    """The `--json` shape: shown items best first, then the rejected parseable candidates.
+
+    Each item has its UTF-16 range and its verdicts; each rejected candidate its verdicts.
+    """
     text, offset = result.request.text, result.request.offset
 
     def point(index: int) -> dict[str, int]:
@@ -266,6 +270,10 @@ def result_to_json(result: CompletionResult) -> dict[str, Any]:
             for c in result.items
         ],
         "discarded": len(result.discarded),
+        "rejected": [
+            {"text": c.insert, "verdicts": verdicts_to_json(c)}
+            for c in result.discarded if c.verdicts and syntax_ok(c)
+        ],
         "adapter": result.request.adapter or None,
     }
 

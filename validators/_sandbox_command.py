@@ -1,14 +1,17 @@
-"""The pure half of the sandbox: who a slot runs as, the bwrap command line, the bootstrap.
+"""The planning half of the sandbox: who a slot runs as, what it sees, its command line.
 
-Nothing here starts a process, so every decision can be unit-tested on any machine.
+Nothing here starts a sandbox, so every decision can be unit-tested on any machine; only
+`interpreter_prefixes` runs the interpreter once to ask where it lives.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 WORK_DIR = "/tmp/work"
 """Writable private directory inside the sandbox: the program, its files, its cwd."""
@@ -16,12 +19,22 @@ WORK_DIR = "/tmp/work"
 PROGRAM_NAME = "main.py"
 """File name the program is written under in `WORK_DIR` (shown in its tracebacks)."""
 
-HIDDEN_DIRS = ("/root", "/home", "/run", "/var/tmp")
-"""Host directories covered by an empty read-only tmpfs: homes (keys, tokens), and /run,
-where Unix sockets live that a network namespace does not cut off (docker.sock, ssh-agent)."""
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""Host directories the interpreter and its shared libraries live in: bound read-only, or
+made the same symlink (`/bin -> usr/bin` on merged-/usr systems). Nothing else of the host's
+root is there: no homes, no /srv or /opt checkout, no /run sockets, no /var."""
 
-_HIDDEN_DIR_BYTES = 64 * 1024
-"""Size of the tmpfs over a hidden directory; it only holds mount points of binds."""
+SYSTEM_ETC = (
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+    "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/hosts", "/etc/alternatives",
+    "/etc/mime.types",
+)
+"""Files of /etc that the dynamic loader and the standard library read; the rest of /etc
+(credentials, a `.env` copied there, ssh host keys) stays outside. Debian's
+`/etc/python3.X` (sitecustomize) is added by `system_binds`."""
+
+_ROOT_BYTES = 1024 * 1024
+"""Size of the root tmpfs; it only holds mount points and symlinks, and is read-only."""
 
 SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": WORK_DIR, "TMPDIR": "/tmp"}
 """The whole environment of the sandbox: the server's (tokens, keys) never reaches it."""
@@ -97,12 +110,39 @@ class Layout:
     """Host paths bound read-only at the same place (a workspace, a virtualenv)."""
     ro_mounts: tuple[tuple[str, str], ...] = ()
     """(host path, sandbox path under /tmp) pairs bound read-only elsewhere (libraries)."""
-    hidden: tuple[str, ...] = HIDDEN_DIRS
-    """Host directories covered by an empty read-only tmpfs."""
+    system: tuple[tuple[str, str], ...] = ()
+    """The host's system paths: (path, "") bound read-only, or (path, target) a symlink."""
     tmp_bytes: int = 64 * 1024 * 1024
     """Size of the writable tmpfs on /tmp and on /dev/shm."""
     disable_userns: bool = True
     """Pass `--disable-userns` (bubblewrap 0.8 and newer): no nested user namespaces."""
+
+
+def system_binds(
+    exists: Callable[[str], str | None] | None = None, extra_etc: Sequence[str] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The `Layout.system` of this host: each of `SYSTEM_DIRS` and `SYSTEM_ETC` that exists.
+
+    `exists(path)` answers None for a missing path, "" for a real one, or a symlink's target;
+    `extra_etc` are more /etc paths (Debian's `/etc/python3.X`). Both read the host by default.
+    """
+    probe = exists or _host_path
+    if extra_etc is None:
+        extra_etc = sorted(str(path) for path in Path("/etc").glob("python3*"))
+    found = []
+    for path in (*SYSTEM_DIRS, *SYSTEM_ETC, *extra_etc):
+        kind = probe(path)
+        if kind is None:
+            continue
+        # Only the top-level directories are recreated as links; an /etc link is bound through.
+        found.append((path, kind if path in SYSTEM_DIRS else ""))
+    return tuple(found)
+
+
+def _host_path(path: str) -> str | None:
+    if os.path.islink(path):
+        return os.readlink(path) if os.path.exists(path) else None
+    return "" if os.path.exists(path) else None
 
 
 def check_file_names(names: Sequence[str]) -> None:
@@ -129,14 +169,16 @@ def bwrap_argv(
     info_fd: int,
     bootstrap: str,
     args: Sequence[str] = (),
+    block_fd: int | None = None,
 ) -> list[str]:
     """The bwrap command line that runs `bootstrap` on the program in `WORK_DIR`.
 
     `files` pairs an inherited file descriptor with the relative name its content is copied
-    to; the first must be `PROGRAM_NAME`. Mount order matters, as bwrap applies options in
-    sequence: the read-only root first, then the tmpfs that hide and privatise, then the
-    binds (so a virtualenv under /tmp or a workspace under /home shows through), and the
-    read-only remounts last.
+    to; the first must be `PROGRAM_NAME`. The root is an empty tmpfs holding only the
+    system paths, /proc, /dev, a private /tmp and the binds; it is made read-only last, so
+    nothing but /tmp and /dev/shm can be written. Mount order matters, as bwrap applies
+    options in sequence: the private /tmp comes before the binds, so that a virtualenv under
+    /tmp shows through it.
     """
     argv = [bwrap, "--unshare-all", "--unshare-user"]
     if layout.disable_userns:
@@ -145,10 +187,13 @@ def bwrap_argv(
         argv += ["--uid", str(identity.inner_uid), "--gid", str(identity.inner_uid)]
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     argv += ["--info-fd", str(info_fd)]
-    argv += ["--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev"]
+    if block_fd is not None:
+        argv += ["--block-fd", str(block_fd)]
+    argv += ["--size", str(_ROOT_BYTES), "--tmpfs", "/"]
+    for path, target in layout.system:
+        argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--size", str(layout.tmp_bytes), "--tmpfs", "/dev/shm"]
-    for hidden in layout.hidden:
-        argv += ["--size", str(_HIDDEN_DIR_BYTES), "--tmpfs", hidden]
     argv += ["--size", str(layout.tmp_bytes), "--tmpfs", "/tmp"]
     # Parents before children, so a venv inside a bound workspace is not covered again.
     for path in sorted(layout.ro_binds, key=lambda p: len(PurePosixPath(p).parts)):
@@ -164,9 +209,7 @@ def bwrap_argv(
                 argv += ["--dir", f"{WORK_DIR}/{parent}"]
         argv += ["--file", str(fd), f"{WORK_DIR}/{name}"]
     # A writable /dev tmpfs would be unbounded memory; device nodes stay usable read-only.
-    argv += ["--remount-ro", "/dev"]
-    for hidden in layout.hidden:
-        argv += ["--remount-ro", hidden]
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/"]
     argv += ["--chdir", WORK_DIR, "--", layout.python, "-I", "-c", bootstrap]
     return argv + [f"{WORK_DIR}/{PROGRAM_NAME}", *args]
 
@@ -201,3 +244,26 @@ def bootstrap_code(rlimits: Sequence[tuple[str, int, int]]) -> str:
     the exception's own `__traceback__`, so the frame is cut there too).
     """
     return _BOOTSTRAP.format(limits=tuple(rlimits), work_dir=WORK_DIR)
+
+
+def interpreter_prefixes(python: str, layout: Layout) -> tuple[str, ...] | str:
+    """The prefixes of `python` (its environment, its base) that the system binds miss.
+
+    Answers why not when the interpreter cannot tell them.
+    """
+    system = [path for path, target in layout.system if not target]
+    real = os.path.realpath(python)
+    if any(Path(real).is_relative_to(path) for path in system) and not Path(python).parent.joinpath(
+        "../pyvenv.cfg"
+    ).exists():
+        return ()
+    try:
+        found = subprocess.run(
+            [python, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"sandbox python {python} cannot tell its prefix: {exc}"
+    dirs = [*(line for line in found if line), str(Path(python).absolute().parent)]
+    return tuple(path for path in dict.fromkeys(dirs)
+                 if not any(Path(path).is_relative_to(s) for s in system))

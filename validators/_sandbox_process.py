@@ -103,21 +103,30 @@ class Execution:
         self._closed = False
         self._started = 0.0
         self._info_read = -1
+        self._init_pid = 0
 
     def start(
         self,
-        build_argv: Callable[[Sequence[tuple[int, str]], int], list[str]],
+        build_argv: Callable[[Sequence[tuple[int, str]], int, int], list[str]],
         files: Mapping[str, bytes],
         env: Mapping[str, str],
+        admit: Callable[[int], None] | None = None,
     ) -> None:
-        """Start bwrap on `build_argv(fds and names, info fd)`; raise OSError if it cannot."""
+        """Start bwrap on `build_argv(fds and names, info fd, block fd)`; OSError if it cannot.
+
+        bwrap builds the sandbox, reports its init's pid and then waits on the block fd;
+        `admit` is called with the outer bwrap's pid and then the init's (to move them into a
+        cgroup) before the program is let go. If `admit` raises, the run is killed and the
+        OSError raised.
+        """
         fds: list[tuple[int, str]] = []
-        info_read = info_write = -1
+        info_read = info_write = block_read = block_write = -1
         try:
             for name, content in files.items():
                 fds.append((_write_memfd(content), name))
             info_read, info_write = os.pipe()
-            argv = build_argv(fds, info_write)
+            block_read, block_write = os.pipe()
+            argv = build_argv(fds, info_write, block_read)
             self._started = time.monotonic()
             with self._lock:
                 if self._closed:
@@ -129,7 +138,7 @@ class Execution:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    pass_fds=[fd for fd, _ in fds] + [info_write],
+                    pass_fds=[fd for fd, _ in fds] + [info_write, block_read],
                     start_new_session=True,
                     env=dict(env),
                     cwd="/",
@@ -138,14 +147,44 @@ class Execution:
                     extra_groups=None if self._host_uid is None else [],
                 )
         except BaseException:
-            if info_read >= 0:
-                os.close(info_read)
+            for fd in (info_read, block_write):
+                if fd >= 0:
+                    os.close(fd)
             raise
         finally:
-            for fd in (info_write, *(fd for fd, _ in fds)):
+            for fd in (info_write, block_read, *(fd for fd, _ in fds)):
                 if fd >= 0:
                     os.close(fd)
         self._info_read = info_read
+        try:
+            self._release(block_write, admit)
+        finally:
+            os.close(block_write)
+
+    def _release(self, block_write: int, admit: Callable[[int], None] | None) -> None:
+        """Wait for bwrap to name its init, admit both processes, then let the program go."""
+        proc = self._proc
+        assert proc is not None
+        info = bytearray()
+        deadline = self._started + self._wall_seconds
+        while self._init_pidfd is None:
+            ready, _, _ = select.select([self._info_read], [], [], deadline - time.monotonic())
+            data = os.read(self._info_read, _CHUNK) if ready else b""
+            if not data:
+                return  # bwrap failed before its init started, or hung: finish() tells
+            info += data
+            self._open_init(bytes(info), proc.pid)
+        if admit is not None:
+            try:
+                admit(proc.pid)
+                admit(self._init_pid)
+            except ProcessLookupError:
+                return  # bwrap gave up setting up the sandbox; finish() reads why
+            except OSError:
+                self.kill()
+                self._reap(proc)
+                raise
+        os.write(block_write, b"1")
 
     def finish(self) -> Capture:
         """Read the output until exit, the wall clock, or an output cap; reap everything."""
@@ -209,6 +248,8 @@ class Execution:
 
     def _open_init(self, info: bytes, outer_pid: int) -> None:
         """Hold a pidfd on the namespace's init once `--info-fd` has named it."""
+        if self._init_pidfd is not None:
+            return
         try:
             pid = int(json.loads(info)["child-pid"])
         except (ValueError, KeyError, TypeError):
@@ -224,6 +265,7 @@ class Execution:
             return
         with self._lock:
             self._init_pidfd = pidfd
+            self._init_pid = pid
 
     def kill(self) -> None:
         """Kill the whole tree now: the namespace's init if known, else the outer bwrap."""

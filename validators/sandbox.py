@@ -1,11 +1,12 @@
 """Run untrusted, model-generated Python in a bubblewrap sandbox and report what happened.
 
 Each run gets fresh namespaces of every kind (no network, a private pid tree), a read-only
-root with the homes and /run hidden, a small private /tmp, no capabilities, an unprivileged
-uid, rlimits on memory, CPU, processes and file size, capped output, and a wall clock after
-which the whole tree is killed. Where bubblewrap is missing or cannot build namespaces,
-nothing runs at all: `Sandbox.probe` says why and `Sandbox.run` answers `UNAVAILABLE`.
-There is no unsandboxed fallback.
+root that holds only the system's /usr, /lib*, /bin and a few /etc files (plus the binds a
+caller asks for), a small private /tmp, no capabilities, an unprivileged uid, rlimits on
+memory, CPU, processes and file size, a memory cap on the whole run, capped output, and a
+wall clock after which the whole tree is killed. Where bubblewrap is missing or cannot build
+namespaces, nothing runs at all: `Sandbox.probe` says why and `Sandbox.run` answers
+`UNAVAILABLE`. There is no unsandboxed fallback.
 
 Who runs it. As root, slot `i` drops to uid `base_uid + i` before bwrap starts, so the
 kernel's exemption of uid 0 from RLIMIT_NPROC does not apply and no two slots share a
@@ -13,6 +14,13 @@ process count. A normal user cannot switch uid: bwrap's user namespace shows the
 inside, and RLIMIT_NPROC, set inside that namespace, counts only the sandbox's processes on
 Linux 5.14 and newer; on older kernels it is set above the user's current task count (see
 `_sandbox_command.nproc_limit`).
+
+Memory of the whole run. Each slot has a memory cgroup capped at `total_memory_bytes`
+where the machine allows one (`_sandbox_cgroup`); the run's processes together cannot pass
+it. Elsewhere the product of the process limit and the per-process address-space limit is
+kept at or under the total: at most `FALLBACK_PROCESSES` processes (threads count) of
+`total_memory_bytes / FALLBACK_PROCESSES` address space each. `Sandbox.memory_cap` says
+which holds.
 
 How it ends. The parent reads stdout and stderr as they come and keeps at most
 `output_bytes` of each; past that, or past `wall_seconds`, it SIGKILLs bwrap's init (pid 1 of
@@ -37,8 +45,8 @@ from enum import Enum
 from functools import partial
 from pathlib import Path
 
+from validators._sandbox_cgroup import MemoryGroup, open_groups
 from validators._sandbox_command import (
-    HIDDEN_DIRS,
     PROGRAM_NAME,
     SANDBOX_ENV,
     Identity,
@@ -46,14 +54,19 @@ from validators._sandbox_command import (
     bootstrap_code,
     bwrap_argv,
     check_file_names,
+    interpreter_prefixes,
     nproc_counts_per_namespace,
     nproc_limit,
     plan_identity,
+    system_binds,
 )
 from validators._sandbox_process import Capture, Execution, Stop, count_tasks
 
 _GIB = 1024**3
 _MIB = 1024**2
+
+FALLBACK_PROCESSES = 4
+"""Processes (and threads) a run may have when no memory cgroup bounds its total."""
 
 NOT_INSTALLED = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
 """Probe answer when no bwrap executable is found."""
@@ -65,6 +78,8 @@ class SandboxLimits:
 
     memory_bytes: int = _GIB
     """Address space (RLIMIT_AS) of each process; an allocation beyond it fails."""
+    total_memory_bytes: int = _GIB
+    """Memory of all of a run's processes together (a cgroup, or the fallback bound)."""
     cpu_seconds: int = 5
     """CPU time (RLIMIT_CPU) of each process: SIGXCPU at this, SIGKILL one second later."""
     processes: int = 64
@@ -197,11 +212,6 @@ def classify(capture: Capture, limits: SandboxLimits) -> tuple[Outcome, str]:
     return Outcome.FAILED, f"exit status {code}: {last}" if last else f"exit status {code}"
 
 
-def _hidden_dirs() -> tuple[str, ...]:
-    """The `HIDDEN_DIRS` that exist here as real directories (a symlink cannot be covered)."""
-    return tuple(path for path in HIDDEN_DIRS if os.path.isdir(path) and not os.path.islink(path))
-
-
 def _namespace_failure(stderr: str) -> bool:
     words = ("namespace", "uid map", "gid map", "setting up", "operation not permitted")
     return any(word in stderr.lower() for word in words)
@@ -226,14 +236,16 @@ class Sandbox:
         ro_mounts: Sequence[tuple[str | Path, str]] = (),
         bwrap: str = "bwrap",
         base_uid: int = 61000,
+        memory_cgroups: bool = True,
     ) -> None:
         """Configure the pool; nothing is started until the first `probe` or `run`.
 
         `python` runs inside the sandbox and must be readable by the slot uid (a pyenv under
-        /root is not). `ro_binds` are host paths bound read-only at the same place, after the
-        private /tmp and the hidden homes, so they show through both; `ro_mounts` bind a host
-        path read-only at another place under /tmp (libraries the programs import). Slot `i`
-        runs as uid `base_uid + i`.
+        /root is not); when it lives outside the system directories, its prefixes are bound
+        too. `ro_binds` are host paths bound read-only at the same place, after the private
+        /tmp, so they show through it; `ro_mounts` bind a host path read-only at another place
+        under /tmp (libraries the programs import). Slot `i` runs as uid `base_uid + i`.
+        `memory_cgroups=False` skips the cgroups and takes the fallback memory bound.
         """
         if slots < 1:
             raise ValueError(f"sandbox needs at least one slot, not {slots}")
@@ -245,7 +257,7 @@ class Sandbox:
             python=python,
             ro_binds=tuple(str(Path(path).absolute()) for path in ro_binds),
             ro_mounts=tuple((str(Path(source).absolute()), target) for source, target in ro_mounts),
-            hidden=_hidden_dirs(),
+            system=system_binds(),
             tmp_bytes=self.limits.tmp_bytes,
         )
         self._per_namespace = nproc_counts_per_namespace(os.uname().release)
@@ -259,6 +271,10 @@ class Sandbox:
         self._bwrap_path = ""
         self._running: set[Execution] = set()
         self._closed = False
+        self._use_cgroups = memory_cgroups
+        self._groups: list[MemoryGroup] = []
+        self.memory_cap = ""
+        """What bounds a run's total memory here, for people; set by `probe`."""
 
     def probe(self) -> str | None:
         """Return why the sandbox cannot be used, or None when it can; checked once, cached."""
@@ -295,6 +311,9 @@ class Sandbox:
             running = list(self._running)
         for execution in running:
             execution.close()
+        if not running:
+            for group in self._groups:
+                group.remove()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -322,13 +341,18 @@ class Sandbox:
         if python is None:
             return f"sandbox python {self._layout.python} is not an executable file"
         self._layout = replace(self._layout, python=python)
+        outside = interpreter_prefixes(python, self._layout)
+        if isinstance(outside, str):
+            return outside
+        self._layout = replace(self._layout, ro_binds=(*self._layout.ro_binds, *outside))
+        self._open_memory_groups()
         result = self._execute(0, Program("import sys"))
         if result.passed:
             return None
         detail = (result.stderr.strip() or result.reason).splitlines()[0]
         if result.outcome is Outcome.UNAVAILABLE:
             return detail
-        if "execvp" in detail:
+        if "execvp" in detail or any(path in detail for path in outside):
             # /root and /home are hidden, and a pyenv there is unreadable by the slot uid.
             return f"sandbox python {self._layout.python} cannot run inside bwrap: {detail}"
         if _namespace_failure(detail):
@@ -336,6 +360,31 @@ class Sandbox:
         if detail.startswith("bwrap:"):
             return f"bwrap cannot set up the sandbox: {detail}"
         return f"sandbox self-test failed: {detail}"
+
+    def _open_memory_groups(self) -> None:
+        total = _size(self.limits.total_memory_bytes)
+        found = open_groups(self._slots, self.limits.total_memory_bytes) if self._use_cgroups \
+            else "memory cgroups turned off"
+        if isinstance(found, str):
+            processes, each = self._fallback()
+            self.memory_cap = (f"{total} per run as {processes} processes of {_size(each)} "
+                               f"address space ({found})")
+            return
+        self._groups = found
+        self.memory_cap = f"{total} per run (cgroup v{found[0].version}: {found[0].path.parent})"
+
+    def _fallback(self) -> tuple[int, int]:
+        """Processes and address space per process whose product stays within the total."""
+        limits = self.limits
+        processes = min(limits.processes, FALLBACK_PROCESSES)
+        return processes, min(limits.memory_bytes, limits.total_memory_bytes // processes)
+
+    def _effective(self) -> SandboxLimits:
+        """The limits a run gets here: the fallback bound where no cgroup caps the total."""
+        if self._groups:
+            return self.limits
+        processes, address_space = self._fallback()
+        return replace(self.limits, processes=processes, memory_bytes=address_space)
 
     def _run_program(self, program: Program) -> RunResult:
         check_file_names(list(program.files))
@@ -351,7 +400,7 @@ class Sandbox:
     def _execute(self, slot: int, program: Program) -> RunResult:
         """Run one program in `slot` (held by the caller) and classify its end."""
         identity = plan_identity(euid=os.geteuid(), slot=slot, base_uid=self._base_uid)
-        limits = self.limits
+        limits = self._effective()
         if program.wall_seconds is not None:
             limits = replace(limits, wall_seconds=program.wall_seconds)
         execution = Execution(
@@ -362,13 +411,15 @@ class Sandbox:
         files = {PROGRAM_NAME: program.source, **program.files}
         # Lone surrogates from a tokenizer reach the program as a decoding error, not here.
         contents = {name: text.encode("utf-8", "surrogatepass") for name, text in files.items()}
+        group = self._groups[slot] if self._groups else None
         with self._lock:
             if self._closed:
                 return _unavailable("sandbox closed")
             self._running.add(execution)
         try:
             build = partial(self._argv, identity, args=program.args)
-            execution.start(build, contents, SANDBOX_ENV)
+            kills = group.oom_kills() if group else 0
+            execution.start(build, contents, SANDBOX_ENV, None if group is None else group.add)
             capture = execution.finish()
         except OSError as exc:
             return _unavailable(f"cannot start bwrap: {exc}")
@@ -376,6 +427,9 @@ class Sandbox:
             with self._lock:
                 self._running.discard(execution)
         outcome, reason = classify(capture, limits)
+        if group is not None and outcome is not Outcome.PASSED and group.oom_kills() > kills:
+            outcome = Outcome.KILLED
+            reason = f"memory limit of the run ({_size(limits.total_memory_bytes)}) reached"
         return RunResult(
             outcome,
             capture.returncode,
@@ -390,10 +444,11 @@ class Sandbox:
         identity: Identity,
         files: Sequence[tuple[int, str]],
         info_fd: int,
+        block_fd: int,
         *,
         args: Sequence[str],
     ) -> list[str]:
-        limits = self.limits
+        limits = self._effective()
         nproc = nproc_limit(
             limits.processes,
             identity=identity,
@@ -416,4 +471,6 @@ class Sandbox:
             info_fd=info_fd,
             bootstrap=bootstrap_code(rlimits),
             args=args,
+            block_fd=block_fd,
         )
+

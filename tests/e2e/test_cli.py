@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_adapter, path_for, write_replay
+from tests.hostile import HOSTILE, PROMPT, placements
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +60,7 @@ def test_everything_discarded_prints_no_items(tmp_path: Path) -> None:
     proc = run("complete", str(path_for("arith.py")), "--line", "2", "--character", "4",
                "--model", f"replay:{replay}", "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"items": [], "discarded": 1, "adapter": None}
+    assert json.loads(proc.stdout) == {"items": [], "discarded": 1, "rejected": [], "adapter": None}
 
 
 @pytest.mark.parametrize(
@@ -96,15 +97,15 @@ def test_complete_json_carries_the_embedded_test_verdicts(tmp_path: Path) -> Non
     proc = run("complete", str(path_for("ranges.py")), "--line", "8", "--character", "4",
                "--model", f"replay:{replay}", "--json")
     assert proc.returncode == 0, proc.stderr
-    items = json.loads(proc.stdout)["items"]
-    assert [item["text"] for item in items] == [
-        "return max(low, min(value, high))",
-        "return max(low, value)",
-    ]
+    output = json.loads(proc.stdout)
+    items, rejected = output["items"], output["rejected"]
+    # A candidate that fails a test the code has is never shown beside one that passes.
+    assert [item["text"] for item in items] == ["return max(low, min(value, high))"]
+    assert [item["text"] for item in rejected] == ["return max(low, value)"]
     assert items[0]["verdicts"]["tests"] == {
         "ok": True, "ran": True, "reason": "", "detail": "", "passed": 2, "total": 2
     }
-    failed = items[1]["verdicts"]["tests"]
+    failed = rejected[0]["verdicts"]["tests"]
     assert (failed["ok"], failed["passed"], failed["total"]) == (False, 1, 2)
     assert failed["detail"] == "assert clamp(5, 0, 3) == 3"
 
@@ -136,31 +137,22 @@ def test_complete_waits_for_mypy_and_says_which_checks_did_not_run(tmp_path: Pat
     assert first[1].startswith("    return 2 * x\n")
 
 
-HOSTILE = {
-    "killer": "    return __import__('os').kill(__import__('os').getppid(), 9)\n",
-    "exit": "    __import__('os')._exit(0)\n",
-    "system exit": "    raise SystemExit(0)\n",
-}
-RIGHT = ["    return 2 * x\n", "    return x * 2\n", "    return x + x\n"]
-
-
 @pytest.mark.usefixtures("needs_sandbox")
 @pytest.mark.parametrize("payload", sorted(HOSTILE))
-@pytest.mark.parametrize("first", [True, False])
 def test_rank_never_lets_a_hostile_candidate_pass_or_harm_its_neighbours(
-    tmp_path: Path, payload: str, first: bool
+    tmp_path: Path, payload: str
 ) -> None:
     hostile = HOSTILE[payload]
-    # Two shares of two: the hostile one runs before or after a right one in its share.
-    candidates = [hostile, *RIGHT] if first else [*RIGHT[:2], hostile, RIGHT[2]]
-    prompt = 'def double(x: int) -> int:\n    """Twice x.\n\n    >>> double(2)\n    4\n    """\n'
-    task = {"task_id": "t", "prompt": prompt, "entry_point": "double", "candidates": candidates}
-    (tmp_path / "in.jsonl").write_text(json.dumps(task) + "\n")
-    proc = run("rank", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"), "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    record = json.loads((tmp_path / "out.jsonl").read_text())
-    bad = candidates.index(hostile)
-    tests = [verdicts["tests"] for verdicts in record["verdicts"]]
-    assert [t["ok"] for t in tests] == [i != bad for i in range(4)], tests
-    assert all(t["ran"] for t in tests), tests
-    assert record["ranking"][-1] == bad and bad not in record["top"]
+    for where, candidates in placements(hostile):
+        task = {"task_id": "t", "prompt": PROMPT, "entry_point": "double",
+                "candidates": candidates}
+        (tmp_path / "in.jsonl").write_text(json.dumps(task) + "\n")
+        proc = run("rank", str(tmp_path / "in.jsonl"), "-o", str(tmp_path / "out.jsonl"),
+                   "--quiet")
+        assert proc.returncode == 0, proc.stderr
+        record = json.loads((tmp_path / "out.jsonl").read_text())
+        bad = candidates.index(hostile)
+        tests = [verdicts["tests"] for verdicts in record["verdicts"]]
+        assert [t["ok"] for t in tests] == [i != bad for i in range(4)], (where, tests)
+        assert all(t["ran"] for t in tests), (where, tests)
+        assert record["ranking"][-1] == bad and bad not in record["top"], where

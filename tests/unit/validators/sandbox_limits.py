@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from validators.sandbox import SandboxLimits
 
-BASE_UID = 61000
+BASE_UID = 63000 + 4 * (os.getpid() % 500)
+"""Four slot uids of this test run's own (not the product's 61000, nor another run's), so
+the leftover check counts this run's sandboxes only, whatever else runs on the machine."""
+UIDS = range(BASE_UID, BASE_UID + 4)
 LIMITS = SandboxLimits(
     cpu_seconds=1,
     wall_seconds=3.0,

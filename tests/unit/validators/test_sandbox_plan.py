@@ -16,17 +16,18 @@ from validators._sandbox_command import (
     nproc_counts_per_namespace,
     nproc_limit,
     plan_identity,
+    system_binds,
 )
 from validators._sandbox_process import Capture, Stop
 from validators.sandbox import Outcome, SandboxLimits, classify
 
 
 def test_root_drops_each_slot_to_its_own_uid() -> None:
-    assert plan_identity(euid=0, slot=1, base_uid=BASE_UID) == Identity(61001, None)
+    assert plan_identity(euid=0, slot=1, base_uid=BASE_UID) == Identity(BASE_UID + 1, None)
 
 
 def test_a_normal_user_keeps_its_uid_and_shows_the_slot_uid_inside() -> None:
-    assert plan_identity(euid=1000, slot=1, base_uid=BASE_UID) == Identity(None, 61001)
+    assert plan_identity(euid=1000, slot=1, base_uid=BASE_UID) == Identity(None, BASE_UID + 1)
 
 
 @pytest.mark.parametrize(
@@ -94,17 +95,27 @@ def argv_for(identity: Identity, layout: Layout) -> list[str]:
     return bwrap_argv("bwrap", layout, identity, files=files, info_fd=7, bootstrap="B", args=["x"])
 
 
-def test_bwrap_argv_binds_after_the_tmpfs_they_live_under() -> None:
-    layout = Layout("/usr/bin/python3", ro_binds=("/tmp/venv", "/home/u/proj"), hidden=("/home",))
+def test_bwrap_argv_shows_only_the_system_paths_and_the_binds() -> None:
+    system = (("/usr", ""), ("/bin", "usr/bin"), ("/etc/ld.so.cache", ""))
+    layout = Layout("/usr/bin/python3", ro_binds=("/tmp/venv", "/home/u/proj"), system=system)
     argv = argv_for(Identity(61000, None), layout)
     position = {(argv[i], argv[i + 1]): i for i in range(len(argv) - 1)}
+    assert ("--ro-bind", "/") not in position and argv.count("--ro-bind") == 4
+    assert position[("--tmpfs", "/")] < position[("--ro-bind", "/usr")]
+    assert argv[position[("--symlink", "usr/bin")] + 2] == "/bin"
     assert position[("--tmpfs", "/tmp")] < position[("--ro-bind", "/tmp/venv")]
-    assert position[("--tmpfs", "/home")] < position[("--ro-bind", "/home/u/proj")]
-    assert position[("--ro-bind", "/")] < position[("--tmpfs", "/home")]
-    assert position[("--remount-ro", "/home")] > position[("--ro-bind", "/home/u/proj")]
+    assert position[("--remount-ro", "/")] > position[("--ro-bind", "/home/u/proj")]
     assert position[("--dir", f"{WORK_DIR}/pkg")] < position[("--dir", f"{WORK_DIR}/pkg/sub")]
     assert position[("--dir", f"{WORK_DIR}/pkg/sub")] < position[("--file", "6")]
     assert argv[-6:] == ["/usr/bin/python3", "-I", "-c", "B", f"{WORK_DIR}/{PROGRAM_NAME}", "x"]
+
+
+def test_system_binds_keep_what_exists_and_recreate_top_level_links() -> None:
+    host = {"/usr": "", "/bin": "usr/bin", "/lib64": "usr/lib64", "/etc/passwd": "",
+            "/etc/localtime": "/usr/share/zoneinfo/UTC", "/etc/python3.11": ""}
+    found = system_binds(host.get, extra_etc=["/etc/python3.11"])
+    assert found == (("/usr", ""), ("/bin", "usr/bin"), ("/lib64", "usr/lib64"),
+                     ("/etc/localtime", ""), ("/etc/passwd", ""), ("/etc/python3.11", ""))
 
 
 def test_bwrap_argv_unshares_everything_and_drops_capabilities() -> None:
@@ -117,8 +128,8 @@ def test_bwrap_argv_unshares_everything_and_drops_capabilities() -> None:
 
 def test_bwrap_argv_of_a_normal_user_maps_the_slot_uid() -> None:
     layout = Layout("/usr/bin/python3", disable_userns=False)
-    argv = argv_for(Identity(None, 61001), layout)
-    assert argv[argv.index("--uid") + 1] == argv[argv.index("--gid") + 1] == "61001"
+    argv = argv_for(Identity(None, BASE_UID + 1), layout)
+    assert argv[argv.index("--uid") + 1] == argv[argv.index("--gid") + 1] == str(BASE_UID + 1)
     assert "--disable-userns" not in argv
 
 
