@@ -23,7 +23,7 @@ from prompts.context import prompt_test_sections
 from prompts.secrets import without_secrets
 from prompts.templates import FimTemplate, Prompt, PromptFile
 from validators import DEFAULT_VALIDATORS, Splice, Validator, Verdict
-from validators.base import check_all
+from validators.base import RunControl, check_all
 from validators.embedded import REQUEST_TESTS, WorkspaceTestFiles
 
 
@@ -43,6 +43,10 @@ class Pipeline:
     has other files already."""
     test_files: WorkspaceTestFiles = field(default_factory=WorkspaceTestFiles)
     """The workspace's test files, read again only when they change."""
+    tests_budget: float | None = None
+    """Seconds the sandboxed tests of one request may take; None: the validator's own."""
+    tests_python: str = ""
+    """Interpreter for the sandboxed tests; empty: the workspace's virtualenv, or the system's."""
 
     def build_prompt(self, request: CompletionRequest) -> Prompt | None:
         """Render the FIM prompt, or None for backends that take no prompt."""
@@ -141,10 +145,11 @@ class Pipeline:
             self.filters,
         )
         started_validation = time.perf_counter()
-        vetted = validate(merge_identical(kept), request, self.validators)
+        control = RunControl(cancel, self.tests_budget, self.tests_python)
+        vetted = validate(merge_identical(kept), request, self.validators, control)
         shorter = shorter_forms(vetted, context, self.filters)
         if shorter:  # repair before rejecting: the failing candidates' shorter forms
-            vetted += validate(shorter, request, self.validators)
+            vetted += validate(shorter, request, self.validators, control)
         shown, rejected = select_shown(vetted)
         discarded += rejected
         if through is not None:
@@ -370,7 +375,10 @@ def badly_indented(candidate: Candidate) -> bool:
 
 
 def validate(
-    candidates: Sequence[Candidate], request: CompletionRequest, validators: Sequence[Validator]
+    candidates: Sequence[Candidate],
+    request: CompletionRequest,
+    validators: Sequence[Validator],
+    control: RunControl | None = None,
 ) -> list[Candidate]:
     """Run the validators in order, each on the candidates that passed the ones before it.
 
@@ -387,7 +395,7 @@ def validate(
     for validator in validators:
         if not alive:
             break
-        results = check_all(validator, [splices[i] for i in alive])
+        results = check_all(validator, [splices[i] for i in alive], control)
         for index, verdict in zip(alive, results, strict=True):
             verdicts[index].append(verdict)
         alive = [index for index, verdict in zip(alive, results, strict=True) if verdict.ok]

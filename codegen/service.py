@@ -145,6 +145,8 @@ class CompletionService:
         max_prompt_tokens: int = 1536,
         validators: Sequence[Validator] = DEFAULT_VALIDATORS,
         tests_in_prompt: bool = True,
+        tests_budget: float | None = None,
+        tests_python: str = "",
     ) -> CompletionResult | None:
         """Run the pipeline; None when no model is ready yet."""
         backend = self.backend
@@ -159,6 +161,8 @@ class CompletionService:
             typethrough=self.typethrough,
             tests_in_prompt=tests_in_prompt,
             test_files=self.test_files,
+            tests_budget=tests_budget,
+            tests_python=tests_python,
         )
         with self._lock:
             self._active += 1

@@ -22,6 +22,14 @@ class ValidatorSettings:
     """Rank down candidates that add mypy errors (the workspace's mypy configuration)."""
     tests: bool = True
     """Run the function's docstring examples and workspace tests in a sandbox."""
+    tests_budget: float = attrs.field(
+        default=2.0, validator=[attrs.validators.ge(0.1), attrs.validators.le(60.0)]
+    )
+    """Seconds the tests of one request may take, all candidates together; a candidate not
+    tested by then is shown as "tests not run", never as failing."""
+    tests_python: str = ""
+    """Interpreter the tests run under (relative to the workspace root, or absolute); empty:
+    the workspace's `.venv`/`venv` when it has one, else /usr/bin/python3."""
 
 
 def _regexes(instance: object, attribute: object, value: tuple[str, ...]) -> None:

@@ -121,6 +121,8 @@ async def complete_at(
             max_prompt_tokens=settings.max_prompt_tokens,
             tests_in_prompt=settings.tests_in_prompt,
             validators=validators,
+            tests_budget=settings.validators.tests_budget,
+            tests_python=settings.validators.tests_python,
         )
     except asyncio.CancelledError:
         cancel.set()

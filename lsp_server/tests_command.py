@@ -18,11 +18,12 @@ from pathlib import Path
 
 from codegen.backends import load_backend
 from codegen.model import parse_spec, resolve_default_spec
-from codegen.testfile import top_directories, workspace_imports
+from codegen.testfile import top_directories
 from codegen.testgen import TestGenerationError, TestGenRequest, TestGenResult, generate_tests
 from lsp_server.convert import test_report
 from validators.embedded import WorkspaceTestFiles
 from validators.testrun import SandboxUnavailable, sandbox_for
+from validators.workspace_modules import workspace_imports
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -170,6 +170,7 @@ def bwrap_argv(
     bootstrap: str,
     args: Sequence[str] = (),
     block_fd: int | None = None,
+    seccomp_fd: int | None = None,
 ) -> list[str]:
     """The bwrap command line that runs `bootstrap` on the program in `WORK_DIR`.
 
@@ -189,6 +190,8 @@ def bwrap_argv(
     argv += ["--info-fd", str(info_fd)]
     if block_fd is not None:
         argv += ["--block-fd", str(block_fd)]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--size", str(_ROOT_BYTES), "--tmpfs", "/"]
     for path, target in layout.system:
         argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]

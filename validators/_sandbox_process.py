@@ -107,12 +107,15 @@ class Execution:
 
     def start(
         self,
-        build_argv: Callable[[Sequence[tuple[int, str]], int, int], list[str]],
+        build_argv: Callable[[Sequence[tuple[int, str]], int, int, int | None], list[str]],
         files: Mapping[str, bytes],
         env: Mapping[str, str],
         admit: Callable[[int], None] | None = None,
+        seccomp: bytes | None = None,
     ) -> None:
-        """Start bwrap on `build_argv(fds and names, info fd, block fd)`; OSError if it cannot.
+        """Start bwrap on `build_argv(fds and names, info fd, block fd, seccomp fd or None)`.
+
+        Raises OSError if it cannot. `seccomp` is a compiled BPF filter for `--seccomp`.
 
         bwrap builds the sandbox, reports its init's pid and then waits on the block fd;
         `admit` is called with the outer bwrap's pid and then the init's (to move them into a
@@ -120,13 +123,15 @@ class Execution:
         OSError raised.
         """
         fds: list[tuple[int, str]] = []
-        info_read = info_write = block_read = block_write = -1
+        info_read = info_write = block_read = block_write = seccomp_fd = -1
         try:
             for name, content in files.items():
                 fds.append((_write_memfd(content), name))
+            if seccomp is not None:
+                seccomp_fd = _write_memfd(seccomp)
             info_read, info_write = os.pipe()
             block_read, block_write = os.pipe()
-            argv = build_argv(fds, info_write, block_read)
+            argv = build_argv(fds, info_write, block_read, None if seccomp_fd < 0 else seccomp_fd)
             self._started = time.monotonic()
             with self._lock:
                 if self._closed:
@@ -138,7 +143,8 @@ class Execution:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
-                    pass_fds=[fd for fd, _ in fds] + [info_write, block_read],
+                    pass_fds=[fd for fd, _ in fds] + [info_write, block_read]
+                    + ([seccomp_fd] if seccomp_fd >= 0 else []),
                     start_new_session=True,
                     env=dict(env),
                     cwd="/",
@@ -152,7 +158,7 @@ class Execution:
                     os.close(fd)
             raise
         finally:
-            for fd in (info_write, block_read, *(fd for fd, _ in fds)):
+            for fd in (info_write, block_read, seccomp_fd, *(fd for fd, _ in fds)):
                 if fd >= 0:
                     os.close(fd)
         self._info_read = info_read

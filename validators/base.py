@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -62,18 +63,36 @@ class Validator(Protocol):
         ...
 
 
-class BatchValidator(Validator, Protocol):
-    """A validator that checks all candidates of a request at once (one sandbox run)."""
+@dataclass(frozen=True)
+class RunControl:
+    """What bounds the checks of one request that run programs (the sandboxed tests)."""
 
-    def check_all(self, splices: Sequence[Splice]) -> list[Verdict]:
+    cancel: threading.Event | None = None
+    """Set when the request is cancelled: runs still going are killed at once."""
+    budget: float | None = None
+    """Seconds the request's sandbox runs may take together; what has not finished by then
+    is not run (`Verdict.ran` False), never failed. None: the validator's own."""
+    python: str = ""
+    """The interpreter the tests run under (a setting); empty: the workspace's virtualenv
+    when it has one, else the system's."""
+
+
+class BatchValidator(Validator, Protocol):
+    """A validator that checks all candidates of a request at once (one sandbox job)."""
+
+    def check_all(
+        self, splices: Sequence[Splice], control: RunControl | None = None
+    ) -> list[Verdict]:
         """Return one verdict per splice, in order; the splices share their document."""
         ...
 
 
-def check_all(validator: Validator, splices: Sequence[Splice]) -> list[Verdict]:
+def check_all(
+    validator: Validator, splices: Sequence[Splice], control: RunControl | None = None
+) -> list[Verdict]:
     """Check every splice, in one batch when the validator can do that."""
     batch = getattr(validator, "check_all", None)
     if batch is not None and splices:
-        verdicts: list[Verdict] = batch(splices)
+        verdicts: list[Verdict] = batch(splices, control)
         return verdicts
     return [validator.check(splice) for splice in splices]

@@ -1,11 +1,13 @@
 """Run the tests already in the user's code against every candidate, in the sandbox.
 
 For the function around the cursor: its docstring examples and the workspace's asserts and
-`test_*` functions that call it (`prompts.context`). All candidates of a request run in
-one sandbox start; each gets a verdict with how many checks held and its values on the
-probe inputs (the calls in those tests and small changes of them), which the ranking uses
-for execution agreement. Where nothing can be run (no tests, no sandbox, a module that
-does not even load there) the verdict says so and does not count against the candidate.
+`test_*` functions that call it (`prompts.context`). Each candidate runs in a sandbox run of
+its own, with the workspace modules the document imports beside it, under the project's
+interpreter (its virtualenv, found or set); each gets a verdict with how many checks held
+and its values on the probe inputs (the calls in those tests and small changes of them),
+which the ranking uses for execution agreement. Where nothing can be run (no tests, no
+sandbox, a module that does not even load there, a request cancelled or out of time) the
+verdict says so (`ran` False) and does not count against the candidate.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prompts.context import Check, FunctionContext, function_context, render_checks
-from validators.base import Splice, Verdict
+from prompts.index import module_of
+from validators._sandbox_command import PROGRAM_NAME
+from validators.base import RunControl, Splice, Verdict
 from validators.execution import Job, Report, execute
 from validators.probes import agreement_probes, probe_of_assert
 from validators.sandbox import Sandbox, SandboxLimits
 from validators.syntax import ast_error
+from validators.workspace_modules import workspace_imports
 
 logger = logging.getLogger(__name__)
 
@@ -112,24 +117,88 @@ def probes_for(context: FunctionContext, checks: Sequence[Check], limit: int) ->
     return agreement_probes(known, context.name, limit=limit)
 
 
+VENV_INTERPRETERS = (".venv/bin/python3", "venv/bin/python3", ".venv/bin/python", "venv/bin/python")
+"""Where a workspace's own virtualenv interpreter is looked for, under its root."""
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def project_python(root: str, setting: str = "") -> str:
+    """The interpreter that runs a workspace's tests: the setting, its virtualenv, the system's.
+
+    A relative setting is taken from the workspace root.
+    """
+    if setting:
+        return str(Path(root, setting)) if root and not os.path.isabs(setting) else setting
+    for relative in VENV_INTERPRETERS if root else ():
+        if os.access(Path(root, relative), os.X_OK):
+            return str(Path(root, relative))
+    return SYSTEM_PYTHON
+
+
+DEFAULT_BUDGET = 2.0
+"""Seconds the embedded tests of one request may take, all candidates together."""
+
+
 @dataclass
 class EmbeddedTestsValidator:
     """Fail a candidate whose program breaks a test the user's code already has."""
 
     sandbox: Sandbox = field(default_factory=lambda: Sandbox(SandboxLimits(wall_seconds=30.0)))
+    """The sandbox for the system interpreter; others get one each (`sandbox_for`)."""
     name: str = "tests"
     noun: str = "embedded tests"
     """What the checks are called in a verdict's reason."""
     probe_limit: int = 40
     """Nearby inputs added to the known calls for execution agreement."""
     test_files: WorkspaceTestFiles = field(default_factory=WorkspaceTestFiles)
+    budget: float = DEFAULT_BUDGET
+    """Seconds for one request's runs unless its `RunControl` says otherwise."""
+    _sandboxes: dict[str, Sandbox] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def check(self, splice: Splice) -> Verdict:
         """Check one candidate (see `check_all`)."""
         return self.check_all([splice])[0]
 
-    def check_all(self, splices: Sequence[Splice]) -> list[Verdict]:
-        """Run every candidate's program, then the checks, in one sandbox job."""
+    def sandbox_for(self, python: str) -> Sandbox:
+        """The sandbox running `python`, made once; the system's when that one cannot run."""
+        if python == SYSTEM_PYTHON:
+            return self.sandbox
+        with self._lock:
+            sandbox = self._sandboxes.get(python)
+            if sandbox is None:
+                sandbox = Sandbox(self.sandbox.limits, python=python)
+                reason = sandbox.probe()
+                if reason is not None:
+                    logger.warning("tests run under %s instead: %s", SYSTEM_PYTHON, reason)
+                    sandbox = self.sandbox
+                self._sandboxes[python] = sandbox
+            return sandbox
+
+    def job_for(self, programs: Sequence[str], checks: Sequence[Check], probes: Sequence[str],
+                budget: float, files: dict[str, str], package: str) -> Job:
+        """The sandbox job for `budget` seconds of one request.
+
+        A quarter of the budget to load a program, a quarter for its checks and probes
+        (probes at most a quarter of that), an eighth per call.
+        """
+        return Job(
+            tuple(programs),
+            probes=tuple(probes),
+            checks=tuple(c.source for c in checks),
+            program_timeout=min(2.0, budget / 4),
+            call_timeout=min(1.0, budget / 8),
+            budget=budget / 4,
+            probe_share=0.25,
+            files={name: text for name, text in files.items() if name != PROGRAM_NAME},
+            package=package,
+        )
+
+    def check_all(
+        self, splices: Sequence[Splice], control: RunControl | None = None
+    ) -> list[Verdict]:
+        """Run every candidate's program, then the checks, each in a sandbox run of its own."""
+        control = control or RunControl()
         first = splices[0]
         files = self.test_files.read(first.root)
         if first.tests:
@@ -141,12 +210,14 @@ class EmbeddedTestsValidator:
         if not checks:
             return self._not_run(splices, f"{context.name} has no examples or tests to run")
         baseline = hole_filled(first.document, first.start, first.end)
-        job = Job(
-            tuple(s.result for s in splices) + ((baseline,) if baseline is not None else ()),
-            probes=tuple(probes_for(context, checks, self.probe_limit)),
-            checks=tuple(c.source for c in checks),
+        budget = control.budget or self.budget
+        job = self.job_for(
+            [s.result for s in splices] + ([baseline] if baseline is not None else []),
+            checks, probes_for(context, checks, self.probe_limit), budget,
+            workspace_imports(first.root, first.path, first.document), package_of(first.path),
         )
-        outcome = execute(self.sandbox, job)
+        sandbox = self.sandbox_for(project_python(first.root, control.python))
+        outcome = execute(sandbox, job, cancel=control.cancel, budget=budget)
         if outcome.unavailable:
             return self._not_run(splices, f"sandbox unavailable: {outcome.unavailable}")
         reports = list(outcome.reports)
@@ -163,6 +234,8 @@ class EmbeddedTestsValidator:
         candidate: then nothing is judged. Otherwise a candidate that does not load fails on
         its own, whatever its neighbours did.
         """
+        if baseline is not None and not baseline.ran:
+            baseline = None  # out of time: no evidence about the module itself
         if baseline is not None and not baseline.loaded and not any(r.loaded for r in reports):
             why = f"the module does not run in the sandbox: {baseline.error}"
             return [self._skipped(why)] * len(reports)
@@ -170,6 +243,8 @@ class EmbeddedTestsValidator:
 
     def verdict_for(self, report: Report, total: int, checks: Sequence[Check] = ()) -> Verdict:
         """The verdict of one program on `total` checks (their sources name a failure)."""
+        if not report.ran:
+            return self._skipped(report.error)
         if not report.loaded:
             why = "the program fails before the tests run"
             return Verdict(self.name, False, why, report.error, total=total)
@@ -200,4 +275,13 @@ class EmbeddedTestsValidator:
     def close(self) -> None:
         """Stop any sandbox run still going."""
         self.sandbox.close()
+        with self._lock:
+            for sandbox in self._sandboxes.values():
+                sandbox.close()
+
+
+def package_of(path: str) -> str:
+    """The package a module at relative `path` belongs to (for its relative imports)."""
+    module = module_of(path)
+    return module if path.endswith("__init__.py") else module.rpartition(".")[0]
 

@@ -15,18 +15,22 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from validators import runner
+from validators.sandbox import Outcome as SandboxOutcome
 from validators.sandbox import Program, RunResult, Sandbox
 
 logger = logging.getLogger(__name__)
 
 JOB_FILE = "job.json"
+OWN_SHARE = 0.75
+"""Most of a request's time budget one program's run may take alone."""
 MAX_WALL_SECONDS = 900.0
 """Upper bound on one sandbox run, whatever the job's size."""
 
@@ -54,6 +58,10 @@ class Job:
     """Seconds for all checks and probes of one program; the rest are skipped."""
     probe_share: float = 0.5
     """At most this share of the budget goes to probes, which run after the checks."""
+    files: Mapping[str, str] = field(default_factory=dict)
+    """Files beside every program (the workspace modules it imports), by import path."""
+    package: str = ""
+    """The package the programs belong to (`__package__`, for their relative imports)."""
 
     def as_json(self, programs: Sequence[str]) -> dict[str, Any]:
         """The runner's job format for a share of the programs."""
@@ -65,6 +73,7 @@ class Job:
             "call_timeout": self.call_timeout,
             "budget": self.budget,
             "probe_share": self.probe_share,
+            "package": self.package,
         }
 
 
@@ -81,6 +90,9 @@ class Report:
     checks: tuple[bool | None, ...] = ()
     """Per check: passed, failed (it raised or timed out), or None when it was skipped
     because the program's time budget was spent (no evidence either way)."""
+    ran: bool = True
+    """False when the program never ran to a report because the request was cancelled or
+    its time budget was spent: no evidence either way (`error` says which)."""
 
     @property
     def passed(self) -> int:
@@ -97,14 +109,28 @@ class Outcome:
     """Non-empty when the sandbox could not run anything: the reason, for the user."""
 
 
-def execute(sandbox: Sandbox, job: Job) -> Outcome:
-    """Run every program of the job in a sandbox run of its own; reports keep program order."""
+def execute(
+    sandbox: Sandbox,
+    job: Job,
+    *,
+    cancel: threading.Event | None = None,
+    budget: float | None = None,
+) -> Outcome:
+    """Run every program of the job in a sandbox run of its own; reports keep program order.
+
+    Setting `cancel`, or `budget` seconds passing, kills the runs still going: their
+    programs are reported as not run (`Report.ran` False), never as failing. So that a
+    program cannot hide behind the budget (a fork bomb that runs out the clock), each run
+    alone gets at most `OWN_SHARE` of the budget: one that needs more fails on its own.
+    """
     if not job.programs:
         return Outcome()
     reason = sandbox.probe()
     if reason is not None:
         return Outcome(unavailable=reason)
-    results = sandbox.run_many([_run_of(job, program) for program in job.programs])
+    own = None if budget is None else budget * OWN_SHARE
+    runs = [_run_of(job, program, own) for program in job.programs]
+    results = sandbox.run_many(runs, cancel=cancel, budget=budget)
     return Outcome(tuple(_report_of(result) for result in results))
 
 
@@ -113,18 +139,21 @@ def _report_of(result: RunResult) -> Report:
     reports = _parse(result.stdout, 1)
     if reports:
         return reports[0]
+    if result.outcome is SandboxOutcome.UNAVAILABLE:
+        return Report(False, result.reason, ran=False)
     why = result.reason or "the runner stopped early"
     logger.info("sandbox run gave no report: %s", why)
     return Report(False, f"no report: {why}")
 
 
-def _run_of(job: Job, program: str) -> Program:
+def _run_of(job: Job, program: str, own_seconds: float | None = None) -> Program:
     """The sandbox run of the runner over one of the job's programs."""
+    wall = min(runner.program_seconds(job.as_json([])) + 5.0, MAX_WALL_SECONDS)
     return Program(
         runner_source(),
-        files={JOB_FILE: json.dumps(job.as_json([program]))},
+        files={**job.files, JOB_FILE: json.dumps(job.as_json([program]))},
         args=(JOB_FILE,),
-        wall_seconds=min(runner.program_seconds(job.as_json([])) + 5.0, MAX_WALL_SECONDS),
+        wall_seconds=wall if own_seconds is None else min(wall, own_seconds),
     )
 
 

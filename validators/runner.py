@@ -86,7 +86,8 @@ def _with_alarm(seconds: float, action: Any) -> Any:
 
 def _evaluate(job: dict[str, Any], source: str) -> dict[str, Any]:
     """Run one program and its probes and checks; runs inside the forked child."""
-    namespace: dict[str, Any] = {"__name__": "__candidate__"}
+    namespace: dict[str, Any] = {"__name__": "__candidate__",
+                                 "__package__": job.get("package") or None}
     report: dict[str, Any] = {"loaded": False, "error": "", "probes": [], "checks": []}
     try:
         code = compile(source, "<candidate>", "exec")

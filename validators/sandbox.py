@@ -38,8 +38,9 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import partial
@@ -61,6 +62,7 @@ from validators._sandbox_command import (
     system_binds,
 )
 from validators._sandbox_process import Capture, Execution, Stop, count_tasks
+from validators._seccomp import filter_for
 
 _GIB = 1024**3
 _MIB = 1024**2
@@ -217,6 +219,39 @@ def _namespace_failure(stderr: str) -> bool:
     return any(word in stderr.lower() for word in words)
 
 
+_STOP_POLL_SECONDS = 0.02
+"""How often a stoppable `run_many` looks at its cancel event and its deadline."""
+
+
+class _Stopper:
+    """Stops the runs of one `run_many` call: those running are killed, the rest never start."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executions: set[Execution] = set()
+        self.reason = ""
+
+    def add(self, execution: Execution) -> bool:
+        """Track a run about to start; False when the call is already stopped."""
+        with self._lock:
+            if self.reason:
+                return False
+            self._executions.add(execution)
+            return True
+
+    def discard(self, execution: Execution) -> None:
+        with self._lock:
+            self._executions.discard(execution)
+
+    def stop(self, reason: str) -> None:
+        """Kill every tracked run now and refuse new ones, for `reason`."""
+        with self._lock:
+            self.reason = reason
+            running = list(self._executions)
+        for execution in running:
+            execution.close()
+
+
 class Sandbox:
     """A pool of `slots` sandboxes, each with its own uid, that run programs to a `RunResult`.
 
@@ -237,6 +272,7 @@ class Sandbox:
         bwrap: str = "bwrap",
         base_uid: int = 61000,
         memory_cgroups: bool = True,
+        seccomp: bool = True,
     ) -> None:
         """Configure the pool; nothing is started until the first `probe` or `run`.
 
@@ -245,7 +281,8 @@ class Sandbox:
         too. `ro_binds` are host paths bound read-only at the same place, after the private
         /tmp, so they show through it; `ro_mounts` bind a host path read-only at another place
         under /tmp (libraries the programs import). Slot `i` runs as uid `base_uid + i`.
-        `memory_cgroups=False` skips the cgroups and takes the fallback memory bound.
+        `memory_cgroups=False` skips the cgroups and takes the fallback memory bound;
+        `seccomp=False` runs without the system-call filter (`_seccomp`).
         """
         if slots < 1:
             raise ValueError(f"sandbox needs at least one slot, not {slots}")
@@ -272,6 +309,7 @@ class Sandbox:
         self._running: set[Execution] = set()
         self._closed = False
         self._use_cgroups = memory_cgroups
+        self._seccomp = filter_for() if seccomp else None
         self._groups: list[MemoryGroup] = []
         self.memory_cap = ""
         """What bounds a run's total memory here, for people; set by `probe`."""
@@ -294,15 +332,36 @@ class Sandbox:
         """
         return self._run_program(Program(source, dict(files or {}), tuple(args)))
 
-    def run_many(self, programs: Sequence[str | Program]) -> list[RunResult]:
-        """Run programs in parallel over the slots; results come back in the same order."""
+    def run_many(
+        self,
+        programs: Sequence[str | Program],
+        *,
+        cancel: threading.Event | None = None,
+        budget: float | None = None,
+    ) -> list[RunResult]:
+        """Run programs in parallel over the slots; results come back in the same order.
+
+        When `cancel` is set, or `budget` seconds have passed, the runs still going are
+        killed and the rest never start: each of them answers `UNAVAILABLE` with the reason
+        ("cancelled", "time budget (2 s) spent"), never a failure of its program.
+        """
         if not programs:
             return []
         jobs = [Program(p) if isinstance(p, str) else p for p in programs]
         for job in jobs:
             check_file_names(list(job.files))
+        stopper = _Stopper()
+        deadline = None if budget is None else time.monotonic() + budget
         with ThreadPoolExecutor(self._slots, thread_name_prefix="sandbox") as pool:
-            return list(pool.map(self._run_program, jobs))
+            futures = [pool.submit(self._run_program, job, stopper) for job in jobs]
+            while (cancel is not None or deadline is not None) and not stopper.reason:
+                if not wait(futures, timeout=_STOP_POLL_SECONDS).not_done:
+                    break
+                if cancel is not None and cancel.is_set():
+                    stopper.stop("cancelled")
+                elif deadline is not None and time.monotonic() >= deadline:
+                    stopper.stop(f"time budget ({budget:g} s) spent")
+            return [future.result() for future in futures]
 
     def close(self) -> None:
         """Kill every run in progress and refuse new ones."""
@@ -386,18 +445,20 @@ class Sandbox:
         processes, address_space = self._fallback()
         return replace(self.limits, processes=processes, memory_bytes=address_space)
 
-    def _run_program(self, program: Program) -> RunResult:
+    def _run_program(self, program: Program, stopper: _Stopper | None = None) -> RunResult:
         check_file_names(list(program.files))
         reason = self.probe()
         if reason is not None:
             return _unavailable(reason)
         slot = self._free.get()
         try:
-            return self._execute(slot, program)
+            if stopper is not None and stopper.reason:
+                return _unavailable(stopper.reason)
+            return self._execute(slot, program, stopper)
         finally:
             self._free.put(slot)
 
-    def _execute(self, slot: int, program: Program) -> RunResult:
+    def _execute(self, slot: int, program: Program, stopper: _Stopper | None = None) -> RunResult:
         """Run one program in `slot` (held by the caller) and classify its end."""
         identity = plan_identity(euid=os.geteuid(), slot=slot, base_uid=self._base_uid)
         limits = self._effective()
@@ -416,16 +477,27 @@ class Sandbox:
             if self._closed:
                 return _unavailable("sandbox closed")
             self._running.add(execution)
+        if stopper is not None and not stopper.add(execution):
+            with self._lock:
+                self._running.discard(execution)
+            return _unavailable(stopper.reason)
         try:
             build = partial(self._argv, identity, args=program.args)
             kills = group.oom_kills() if group else 0
-            execution.start(build, contents, SANDBOX_ENV, None if group is None else group.add)
+            admit = None if group is None else group.add
+            execution.start(build, contents, SANDBOX_ENV, admit, self._seccomp)
             capture = execution.finish()
         except OSError as exc:
+            if stopper is not None and stopper.reason:
+                return _unavailable(stopper.reason)
             return _unavailable(f"cannot start bwrap: {exc}")
         finally:
             with self._lock:
                 self._running.discard(execution)
+            if stopper is not None:
+                stopper.discard(execution)
+        if stopper is not None and stopper.reason and capture.stop is Stop.CLOSED:
+            return _unavailable(stopper.reason)
         outcome, reason = classify(capture, limits)
         if group is not None and outcome is not Outcome.PASSED and group.oom_kills() > kills:
             outcome = Outcome.KILLED
@@ -445,6 +517,7 @@ class Sandbox:
         files: Sequence[tuple[int, str]],
         info_fd: int,
         block_fd: int,
+        seccomp_fd: int | None,
         *,
         args: Sequence[str],
     ) -> list[str]:
@@ -472,5 +545,6 @@ class Sandbox:
             bootstrap=bootstrap_code(rlimits),
             args=args,
             block_fd=block_fd,
+            seccomp_fd=seccomp_fd,
         )
 

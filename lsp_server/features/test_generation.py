@@ -22,7 +22,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from codegen.testfile import top_directories, workspace_imports
+from codegen.testfile import top_directories
 from codegen.testgen import TestGenerationError, TestGenRequest, TestGenResult, generate_tests
 from lsp_server.convert import GENERATE_TESTS, test_generation_edit, test_report
 from lsp_server.documents import document_of
@@ -30,6 +30,7 @@ from lsp_server.jobs import relative_path
 from lsp_server.server import CompletionServer
 from validators.embedded import WorkspaceTestFiles
 from validators.testrun import sandbox_for
+from validators.workspace_modules import workspace_imports
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,8 @@ export const SERVER_SETTINGS = [
   "validators.syntax",
   "validators.mypy",
   "validators.tests",
+  "validators.testsBudget",
+  "validators.testsPython",
   "automaticModel",
   "speculative",
   "runtime.compile",

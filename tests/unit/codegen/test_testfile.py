@@ -4,15 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from codegen.testfile import (
-    TestFile,
-    choose_test_file,
-    existing_test_names,
-    workspace_imports,
-)
+from codegen.testfile import TestFile, choose_test_file, existing_test_names
 from codegen.testgen import DeliveredTest, imports_used, render_additions
 from prompts.index import module_of
 from prompts.testgen import ParsedTest
+from validators.workspace_modules import workspace_imports
 
 
 @pytest.mark.parametrize(

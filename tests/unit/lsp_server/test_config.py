@@ -33,4 +33,6 @@ def test_non_object_settings() -> None:
 
 def test_wire_form_is_camel_case() -> None:
     assert to_wire(Settings())["maxNewTokens"] == 64
-    assert to_wire(Settings())["validators"] == {"syntax": True, "mypy": True, "tests": True}
+    assert to_wire(Settings())["validators"] == {
+        "syntax": True, "mypy": True, "tests": True, "testsBudget": 2.0, "testsPython": ""
+    }

@@ -56,3 +56,23 @@ def test_no_table_no_filter() -> None:
     assert filter_for("aarch64") is None
     with pytest.raises(ValueError):
         build_filter(list(range(300)), 1, 2)
+
+
+TRACE_ME = (
+    "import ctypes, os\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "print(libc.syscall(101, 0, 0, 0, 0), os.strerror(ctypes.get_errno()))\n"  # PTRACE_TRACEME
+    "print(libc.syscall(250, 0, 0, 0, 0, 0), os.strerror(ctypes.get_errno()))\n"  # keyctl
+)
+
+
+@pytest.mark.skipif(filter_for() is None, reason="no seccomp table for this machine")
+@pytest.mark.usefixtures("needs_sandbox")
+def test_the_sandbox_denies_ptrace_and_keyctl_only_with_the_filter() -> None:
+    from validators.sandbox import Sandbox
+
+    with Sandbox() as filtered, Sandbox(seccomp=False) as unfiltered:
+        denied = filtered.run(TRACE_ME)
+        allowed = unfiltered.run(TRACE_ME)
+    assert denied.stdout == "-1 Operation not permitted\n" * 2, denied
+    assert allowed.stdout.splitlines()[0] == "0 Success", allowed
