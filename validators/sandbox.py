@@ -32,17 +32,16 @@ bwrap reference: https://github.com/containers/bubblewrap/blob/main/bwrap.xml
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
-import signal
 import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
-from enum import Enum
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -61,157 +60,22 @@ from validators._sandbox_command import (
     plan_identity,
     system_binds,
 )
-from validators._sandbox_process import Capture, Execution, Stop, count_tasks
+from validators._sandbox_outcome import Outcome as Outcome
+from validators._sandbox_outcome import Program as Program
+from validators._sandbox_outcome import RunResult as RunResult
+from validators._sandbox_outcome import SandboxLimits as SandboxLimits
+from validators._sandbox_outcome import byte_size, unavailable
+from validators._sandbox_outcome import classify as classify
+from validators._sandbox_process import Execution, Stop, count_tasks
 from validators._seccomp import filter_for
 
-_GIB = 1024**3
-_MIB = 1024**2
+logger = logging.getLogger(__name__)
 
 FALLBACK_PROCESSES = 4
 """Processes (and threads) a run may have when no memory cgroup bounds its total."""
 
 NOT_INSTALLED = "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
 """Probe answer when no bwrap executable is found."""
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Resource limits of one sandboxed run."""
-
-    memory_bytes: int = _GIB
-    """Address space (RLIMIT_AS) of each process; an allocation beyond it fails."""
-    total_memory_bytes: int = _GIB
-    """Memory of all of a run's processes together (a cgroup, or the fallback bound)."""
-    cpu_seconds: int = 5
-    """CPU time (RLIMIT_CPU) of each process: SIGXCPU at this, SIGKILL one second later."""
-    processes: int = 64
-    """Processes and threads the run may have at once (RLIMIT_NPROC)."""
-    file_bytes: int = 10 * _MIB
-    """Largest file the run may write (RLIMIT_FSIZE)."""
-    wall_seconds: float = 10.0
-    """Wall-clock time after which the whole process tree is killed."""
-    output_bytes: int = _MIB
-    """Most bytes kept of stdout, and of stderr; more kills the run."""
-    tmp_bytes: int = 64 * _MIB
-    """Size of the private /tmp (which holds the program and its files) and of /dev/shm."""
-
-    def __post_init__(self) -> None:
-        """Reject limits that would make every run fail or none be limited."""
-        for name, value in vars(self).items():
-            if value <= 0:
-                raise ValueError(f"sandbox limit {name} must be positive, not {value}")
-
-
-class Outcome(Enum):
-    """How a sandboxed run ended."""
-
-    PASSED = "passed"
-    """Exit status 0."""
-    FAILED = "failed"
-    """Nonzero exit status (an exception, an assertion, `sys.exit(1)`)."""
-    TIMEOUT = "timeout"
-    """Still running at the wall-clock limit; killed."""
-    KILLED = "killed"
-    """Killed by a signal or stopped by a resource limit."""
-    OUTPUT_LIMIT = "output_limit"
-    """Wrote more than the output cap; killed."""
-    UNAVAILABLE = "unavailable"
-    """Not run: no usable sandbox, or the sandbox was closed."""
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What one sandboxed run did."""
-
-    outcome: Outcome
-    returncode: int | None
-    """bwrap's exit status (128 + N for signal N); None when nothing ran."""
-    stdout: str
-    """Standard output, cut at the output cap."""
-    stderr: str
-    """Standard error, cut at the output cap."""
-    seconds: float
-    """Wall-clock seconds from start to the last process reaped."""
-    reason: str = ""
-    """Why it did not pass, for people: "CPU limit (5 s) exceeded"; empty when it passed."""
-
-    @property
-    def passed(self) -> bool:
-        """Tell whether the program ran to exit status 0."""
-        return self.outcome is Outcome.PASSED
-
-
-@dataclass(frozen=True)
-class Program:
-    """A program to run: its source, files beside it, its command-line arguments."""
-
-    source: str
-    files: Mapping[str, str] = field(default_factory=dict)
-    """Relative name → text, written into the work directory, which is importable."""
-    args: tuple[str, ...] = ()
-    """`sys.argv[1:]` of the program."""
-    wall_seconds: float | None = None
-    """Wall-clock limit for this program instead of the sandbox's (a batch of candidates)."""
-
-
-def _unavailable(reason: str) -> RunResult:
-    return RunResult(Outcome.UNAVAILABLE, None, "", "", 0.0, reason)
-
-
-def _size(count: int) -> str:
-    """A byte count as people write it: "1 GiB", "10 MiB", "1000 bytes"."""
-    for unit, name in ((_GIB, "GiB"), (_MIB, "MiB"), (1024, "KiB")):
-        if count % unit == 0:
-            return f"{count // unit} {name}"
-    return f"{count} bytes"
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:200] if lines else ""
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-def classify(capture: Capture, limits: SandboxLimits) -> tuple[Outcome, str]:
-    """Turn the exit of a run into an outcome and a reason a person can read.
-
-    bwrap reports a signal death as exit status 128 + N, so a program calling `sys.exit(137)`
-    reads as killed by SIGKILL; it does not pass either way. A limit that Python turns into an
-    exception (MemoryError, EFBIG, EAGAIN from fork) is recognised by the last line of stderr.
-    """
-    stop = capture.stop
-    if stop is Stop.WALL:
-        return Outcome.TIMEOUT, f"killed by SIGKILL after {limits.wall_seconds:g} s wall clock"
-    if stop is Stop.STDOUT or stop is Stop.STDERR:
-        cap = _size(limits.output_bytes)
-        return Outcome.OUTPUT_LIMIT, f"output limit ({cap}) exceeded on {stop.value}"
-    if stop is Stop.CLOSED:
-        return Outcome.UNAVAILABLE, "sandbox closed while the program ran"
-    code = capture.returncode
-    if code == 0:
-        return Outcome.PASSED, ""
-    number = -code if code < 0 else code - 128
-    if 0 < number < 65:
-        if number == signal.SIGXCPU:
-            return Outcome.KILLED, f"CPU limit ({limits.cpu_seconds} s) exceeded"
-        if number == signal.SIGXFSZ:
-            return Outcome.KILLED, f"file size limit ({_size(limits.file_bytes)}) exceeded"
-        return Outcome.KILLED, f"killed by {_signal_name(number)}"
-    stderr = capture.stderr.decode("utf-8", "replace")
-    last = _last_line(stderr)
-    if last.split(":")[0] == "MemoryError":
-        return Outcome.KILLED, f"address space limit ({_size(limits.memory_bytes)}) reached"
-    if "[Errno 27]" in last:  # EFBIG: Python ignores SIGXFSZ and raises instead
-        return Outcome.KILLED, f"file size limit ({_size(limits.file_bytes)}) exceeded"
-    if "[Errno 11]" in last and "fork" in stderr:
-        return Outcome.KILLED, f"process limit ({limits.processes}) reached"
-    return Outcome.FAILED, f"exit status {code}: {last}" if last else f"exit status {code}"
 
 
 def _namespace_failure(stderr: str) -> bool:
@@ -405,6 +269,7 @@ class Sandbox:
             return outside
         self._layout = replace(self._layout, ro_binds=(*self._layout.ro_binds, *outside))
         self._open_memory_groups()
+        self._log_limits()
         result = self._execute(0, Program("import sys"))
         if result.passed:
             return None
@@ -421,16 +286,20 @@ class Sandbox:
         return f"sandbox self-test failed: {detail}"
 
     def _open_memory_groups(self) -> None:
-        total = _size(self.limits.total_memory_bytes)
+        total = byte_size(self.limits.total_memory_bytes)
         found = open_groups(self._slots, self.limits.total_memory_bytes) if self._use_cgroups \
             else "memory cgroups turned off"
         if isinstance(found, str):
             processes, each = self._fallback()
-            self.memory_cap = (f"{total} per run as {processes} processes of {_size(each)} "
+            self.memory_cap = (f"{total} per run as {processes} processes of {byte_size(each)} "
                                f"address space ({found})")
             return
         self._groups = found
         self.memory_cap = f"{total} per run (cgroup v{found[0].version}: {found[0].path.parent})"
+
+    def _log_limits(self) -> None:
+        logger.info("sandbox memory: %s; seccomp filter: %s", self.memory_cap,
+                    "on" if self._seccomp is not None else "none for this architecture or off")
 
     def _fallback(self) -> tuple[int, int]:
         """Processes and address space per process whose product stays within the total."""
@@ -449,11 +318,11 @@ class Sandbox:
         check_file_names(list(program.files))
         reason = self.probe()
         if reason is not None:
-            return _unavailable(reason)
+            return unavailable(reason)
         slot = self._free.get()
         try:
             if stopper is not None and stopper.reason:
-                return _unavailable(stopper.reason)
+                return unavailable(stopper.reason)
             return self._execute(slot, program, stopper)
         finally:
             self._free.put(slot)
@@ -475,12 +344,12 @@ class Sandbox:
         group = self._groups[slot] if self._groups else None
         with self._lock:
             if self._closed:
-                return _unavailable("sandbox closed")
+                return unavailable("sandbox closed")
             self._running.add(execution)
         if stopper is not None and not stopper.add(execution):
             with self._lock:
                 self._running.discard(execution)
-            return _unavailable(stopper.reason)
+            return unavailable(stopper.reason)
         try:
             build = partial(self._argv, identity, args=program.args)
             kills = group.oom_kills() if group else 0
@@ -489,19 +358,19 @@ class Sandbox:
             capture = execution.finish()
         except OSError as exc:
             if stopper is not None and stopper.reason:
-                return _unavailable(stopper.reason)
-            return _unavailable(f"cannot start bwrap: {exc}")
+                return unavailable(stopper.reason)
+            return unavailable(f"cannot start bwrap: {exc}")
         finally:
             with self._lock:
                 self._running.discard(execution)
             if stopper is not None:
                 stopper.discard(execution)
         if stopper is not None and stopper.reason and capture.stop is Stop.CLOSED:
-            return _unavailable(stopper.reason)
+            return unavailable(stopper.reason)
         outcome, reason = classify(capture, limits)
         if group is not None and outcome is not Outcome.PASSED and group.oom_kills() > kills:
             outcome = Outcome.KILLED
-            reason = f"memory limit of the run ({_size(limits.total_memory_bytes)}) reached"
+            reason = f"memory limit of the run ({byte_size(limits.total_memory_bytes)}) reached"
         return RunResult(
             outcome,
             capture.returncode,

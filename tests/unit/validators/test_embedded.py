@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from validators.base import Splice, Verdict
-from validators.embedded import EmbeddedTestsValidator, hole_filled
+from validators.embedded import (
+    SYSTEM_PYTHON,
+    EmbeddedTestsValidator,
+    hole_filled,
+    project_python,
+)
 from validators.execution import Report
 from validators.sandbox import Sandbox, SandboxLimits
 
@@ -74,3 +84,63 @@ def test_a_module_that_cannot_run_here_is_not_judged() -> None:
     verdicts = judge([RIGHT, " 3 * x"], missing)
     assert [v.ran for v in verdicts] == [False, False]
     assert all(v.ok and "does not run in the sandbox" in v.detail for v in verdicts)
+
+
+CALC = '''from pkg.util import double
+
+
+def quadruple(x: int) -> int:
+    """Four times x.
+
+    >>> quadruple(2)
+    8
+    """
+    return
+'''
+
+
+def workspace(files: dict[str, str]) -> Path:
+    """A workspace the sandbox uids may read (pytest's own tmp folders are private to us)."""
+    root = Path(tempfile.mkdtemp(prefix="vetted-ws-"))
+    root.chmod(0o755)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_a_module_importing_its_own_package_is_tested() -> None:
+    root = workspace({"pkg/__init__.py": "", "pkg/util.py": "def double(x):\n    return 2 * x\n",
+                      "pkg/calc.py": CALC})
+    try:
+        cursor = CALC.index("    return") + len("    return")
+        splices = [Splice(CALC, cursor, cursor, text, "pkg/calc.py", str(root))
+                   for text in (" double(x) + 1", " double(double(x))")]
+        wrong, right = EmbeddedTestsValidator().check_all(splices)
+    finally:
+        shutil.rmtree(root)
+    assert (wrong.ran, wrong.ok, right.ran, right.ok) == (True, False, True, True), (wrong, right)
+
+
+@pytest.mark.usefixtures("needs_sandbox")
+def test_tests_run_under_the_workspace_virtualenv() -> None:
+    document = "import vetted_only_in_the_venv\n\n\n" + DOUBLE
+    root = workspace({"app.py": document})
+    try:
+        subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(root / ".venv")],
+                       check=True)
+        site = next((root / ".venv" / "lib").glob("python3*/site-packages"))
+        (site / "vetted_only_in_the_venv.py").write_text("")
+        assert project_python(str(root)) == str(root / ".venv" / "bin" / "python3")
+        cursor = document.index("    return") + len("    return")
+        splices = [Splice(document, cursor, cursor, text, "app.py", str(root))
+                   for text in (RIGHT, " x")]
+        validator = EmbeddedTestsValidator()
+        try:
+            right, wrong = validator.check_all(splices)
+        finally:
+            validator.close()
+    finally:
+        shutil.rmtree(root)
+    assert (right.ran, right.ok, wrong.ran, wrong.ok) == (True, True, True, False), (right, wrong)
