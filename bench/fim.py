@@ -64,11 +64,11 @@ from bench.fim_cases import (
     parses,
     pick_subset,
 )
-from codegen.backends import Backend, OnTiming, Resume, Settled, load_backend
-from codegen.generate import OnText, SamplingParams
-from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
 from codegen.postprocess.scope import is_single_line
+from codegen.runtime.backends import Backend, OnTiming, Resume, Settled, load_backend
+from codegen.runtime.generate import OnText, SamplingParams
+from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest, ContextFile, Generation
 from lsp_server.config import Settings
 from prompts.templates import FimTemplate, Prompt, Tokenizer

@@ -42,11 +42,11 @@ import torch
 from bench.fim_cases import DEFAULT_DATA, load_cases, pick_subset
 from bench.peers import LlamaWorker, Run, int4_floor, plain_generate
 from bench.stats import Series, ms
-from codegen.backends import RuntimeOptions, TorchBackend, load_backend
-from codegen.generate import SamplingParams
-from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
-from codegen.placement import gguf_source, quantized_file
+from codegen.runtime.backends import RuntimeOptions, TorchBackend, load_backend
+from codegen.runtime.generate import SamplingParams
+from codegen.runtime.model import parse_spec
+from codegen.runtime.placement import gguf_source, quantized_file
 from codegen.types import CompletionRequest, CompletionResult
 from codegen.typethrough import TypeThrough
 from prompts.templates import FimTemplate

@@ -35,8 +35,8 @@ from typing import Any
 
 import torch
 
-from codegen.engine import Engine
-from codegen.generate import SamplingParams
+from codegen.runtime.engine import Engine
+from codegen.runtime.generate import SamplingParams
 
 SHAPES: dict[str, dict[str, Any]] = {
     # A tiny shape, for a smoke run of this script on a CPU (--device cpu --shape tiny).

@@ -10,7 +10,7 @@ product's. Reads one JSON request per line on stdin and answers one JSON line on
   only what follows the longest common prefix (what llama-server's prompt cache and
   llama.vim rely on); ``reset`` forgets them. Without ``forced``, decoding stops at a
   token of ``stop_ids`` or once a line with content is finished (the single-line rule of
-  an inline client, as `codegen.stopping.StopAtNewline`).
+  an inline client, as `codegen.runtime.stopping.StopAtNewline`).
 """
 
 from __future__ import annotations

@@ -42,9 +42,9 @@ from pathlib import Path
 from bench.fim import RecordingBackend
 from bench.fim import normalize as normalized
 from bench.fim_cases import parses
-from codegen.backends import load_backend
-from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
+from codegen.runtime.backends import load_backend
+from codegen.runtime.model import parse_spec
 from codegen.train_data import Example, build, write
 from codegen.train_lora import LoraOptions, train
 from codegen.types import CompletionRequest, ContextFile

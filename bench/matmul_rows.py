@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import torch
 
-from codegen.backends import RuntimeOptions, TorchBackend, load_backend
-from codegen.compute import on_compute
-from codegen.model import parse_spec
+from codegen.runtime.backends import RuntimeOptions, TorchBackend, load_backend
+from codegen.runtime.compute import on_compute
+from codegen.runtime.model import parse_spec
 
 
 def time_rows(backend: TorchBackend, rows: int, repeats: int = 5) -> tuple[float, float]:

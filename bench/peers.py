@@ -1,6 +1,6 @@
 """What `bench.latency` compares the engine with: plain transformers, llama.cpp, the int4 floor.
 
-Every torch computation here runs on the process's compute thread (`codegen.compute`), as
+Every torch computation here runs on the process's compute thread (`codegen.runtime.compute`), as
 the engine's does: libgomp slows every thread's parallel kernels down once two threads
 have run them (see that module), which would penalise whichever side ran second.
 """
@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from codegen.compute import on_compute
-from codegen.forward import SlotModel
+from codegen.runtime.compute import on_compute
+from codegen.runtime.forward import SlotModel
 from prompts.templates import STOP_TOKEN_IDS
 
 LLAMA_PYTHON = Path(__file__).resolve().parent / ".venv-llama" / "bin" / "python"

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from bench.fim_cases import Case
 from bench.peers import plain_generate
 from bench.stats import Series, ms
-from codegen.backends import TorchBackend, load_backend
-from codegen.engine import Engine
-from codegen.generate import SamplingParams
-from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
+from codegen.runtime.backends import TorchBackend, load_backend
+from codegen.runtime.engine import Engine
+from codegen.runtime.generate import SamplingParams
+from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest
 from prompts.templates import FimTemplate
 from validators import close_validators, create_validators

@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from codegen.backends import RuntimeOptions, TorchBackend, load_backend
-from codegen.compute import on_compute
-from codegen.generate import SamplingParams
-from codegen.model import parse_spec
+from codegen.runtime.backends import RuntimeOptions, TorchBackend, load_backend
+from codegen.runtime.compute import on_compute
+from codegen.runtime.generate import SamplingParams
+from codegen.runtime.model import parse_spec
 
 KINDS = (
     ("int4/int8 matrix products", ("_weight_int4pack_mm", "_weight_int8pack_mm")),

@@ -25,9 +25,9 @@ from typing import Any
 
 from bench.fim_cases import DEFAULT_DATA, load_cases, pick_subset
 from codegen import batch
-from codegen.backends import TorchBackend, load_backend
-from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
+from codegen.runtime.backends import TorchBackend, load_backend
+from codegen.runtime.model import parse_spec
 from prompts.templates import FimTemplate
 from validators import close_validators, create_validators
 

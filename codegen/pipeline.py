@@ -9,14 +9,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from codegen.backends import Backend, OnTiming, Resume
-from codegen.generate import OnText, SamplingParams
 from codegen.postprocess import DEFAULT_FILTERS
 from codegen.postprocess.base import Filter, FilterContext
 from codegen.postprocess.indentation import shift_to_block
 from codegen.postprocess.scope import completion_scope, detect_indent_unit, inserts_line_above
 from codegen.ranking import merge_identical, rank, syntax_ok
-from codegen.sequences import Timing
+from codegen.runtime.backends import Backend, OnTiming, Resume
+from codegen.runtime.generate import OnText, SamplingParams
+from codegen.runtime.sequences import Timing
 from codegen.types import Candidate, CompletionRequest, CompletionResult, Generation, Timings
 from codegen.typethrough import Continuation, Entry, TypeThrough
 from prompts.context import prompt_test_sections

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codegen.backends import Backend, RuntimeOptions, load_backend
-from codegen.model import ModelError, parse_spec, resolve_default_spec
 from codegen.pipeline import Pipeline
-from codegen.remote import RemoteOptions
+from codegen.runtime.backends import Backend, RuntimeOptions, load_backend
+from codegen.runtime.model import ModelError, parse_spec, resolve_default_spec
+from codegen.runtime.remote import RemoteOptions
 from codegen.types import CompletionRequest, CompletionResult
 from codegen.typethrough import TypeThrough
 from prompts.templates import FimTemplate

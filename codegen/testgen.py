@@ -22,8 +22,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from codegen.backends import Backend
-from codegen.generate import SamplingParams
+from codegen.runtime.backends import Backend
+from codegen.runtime.generate import SamplingParams
 from codegen.testfile import TestFile, choose_test_file, existing_test_names
 from prompts.context import Example, FunctionContext, function_context, normal_source
 from prompts.index import module_of

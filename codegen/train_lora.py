@@ -8,7 +8,7 @@ on a GPU and on a CPU with native bf16 (else fp32), the adapter's own weights in
 schedule are saved under ``ADAPTER/checkpoints/step-N`` (the data order follows from the
 seed); run the same command again and it goes on from the newest. The result is a peft adapter
 (``adapter_config.json``, ``adapter_model.safetensors``) that the server loads per workspace
-(`codegen.adapters`), plus ``training.json`` with the losses.
+(`codegen.runtime.adapters`), plus ``training.json`` with the losses.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-from codegen.backends import HFTokenizer
-from codegen.model import ModelError, parse_spec, pull
-from codegen.placement import pick_device, pick_dtype
+from codegen.runtime.backends import HFTokenizer
+from codegen.runtime.model import ModelError, parse_spec, pull
+from codegen.runtime.placement import pick_device, pick_dtype
 from codegen.train_data import Example, read
 from prompts.templates import END_OF_TEXT, SPECIAL_TOKEN_IDS, FimTemplate, PromptFile, encode_text
 

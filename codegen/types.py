@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Literal
 
+from codegen.runtime.types import FinishReason as FinishReason
+from codegen.runtime.types import Generation as Generation
 from prompts.templates import Prompt
 from validators.base import Verdict
-
-
-class FinishReason(enum.Enum):
-    """Why generation of one candidate ended."""
-
-    STOP_TOKEN = "stop_token"
-    """The model emitted an end-of-text or FIM control token."""
-    LENGTH = "length"
-    """`max_new_tokens` was reached."""
-    NEWLINE = "newline"
-    """Single-line mode and the model finished the line."""
-    SETTLED = "settled"
-    """Post-processing already cut the last finished line: nothing later could be shown."""
-    CANCELLED = "cancelled"
-    """The request was cancelled; the text is partial."""
-    REPLAY = "replay"
-    """Recorded output from a replay model."""
-
 
 Trigger = Literal["automatic", "invoked"]
 
@@ -87,19 +70,6 @@ class CompletionRequest:
     def suffix(self) -> str:
         """Text after the cursor."""
         return self.text[self.offset :]
-
-
-@dataclass(frozen=True)
-class Generation:
-    """Raw model output for one candidate, before any post-processing."""
-
-    text: str
-    logprob: float | None = None
-    """Summed log-probability of the generated tokens, when the backend knows it."""
-    finish_reason: FinishReason = FinishReason.STOP_TOKEN
-    tokens: int = 0
-    token_ids: tuple[int, ...] = ()
-    """The generated ids (a stop token included), for resuming the sequence later."""
 
 
 @dataclass(frozen=True)

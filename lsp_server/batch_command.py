@@ -18,10 +18,10 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from codegen import batch, evaluate
-from codegen.backends import Backend, RuntimeOptions, load_backend
-from codegen.model import parse_spec, resolve_default_spec
 from codegen.pipeline import Pipeline
-from codegen.placement import QUANTIZE_MODES
+from codegen.runtime.backends import Backend, RuntimeOptions, load_backend
+from codegen.runtime.model import parse_spec, resolve_default_spec
+from codegen.runtime.placement import QUANTIZE_MODES
 from prompts.templates import FimTemplate
 from validators import close_validators, create_validators
 from validators.sandbox import Sandbox, SandboxLimits

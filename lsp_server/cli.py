@@ -10,11 +10,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from codegen.model import ModelError, parse_spec, pull, resolve_default_spec
 from codegen.pipeline import Pipeline
-from codegen.placement import DTYPES, QUANTIZE_MODES
 from codegen.positions import PositionError, offset_at, position_at
 from codegen.ranking import syntax_ok
+from codegen.runtime.model import ModelError, parse_spec, pull, resolve_default_spec
+from codegen.runtime.placement import DTYPES, QUANTIZE_MODES
 from codegen.types import Candidate, CompletionRequest, CompletionResult
 from prompts.templates import FimTemplate
 from validators import Verdict, close_validators, create_validators
@@ -183,7 +183,7 @@ def serve(args: argparse.Namespace) -> None:
 
 def complete(args: argparse.Namespace) -> int:
     """Complete once through the same pipeline as the server; return the exit code."""
-    from codegen.backends import RuntimeOptions, load_backend
+    from codegen.runtime.backends import RuntimeOptions, load_backend
 
     try:
         text = args.file.read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from codegen.model import default_cache_dir
+from codegen.runtime.model import default_cache_dir
 
 PREFIX_CHARS = 4000
 SUFFIX_CHARS = 2000

@@ -14,7 +14,7 @@ import attrs
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from codegen.model import ModelError
+from codegen.runtime.model import ModelError
 from codegen.service import enabled_validators
 from codegen.types import CompletionResult, ContextFile, Trigger
 from lsp_server.convert import from_lsp_request

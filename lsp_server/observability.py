@@ -28,8 +28,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from codegen.device import gpu_memory_allocated
-from codegen.model import default_cache_dir
+from codegen.runtime.device import gpu_memory_allocated
+from codegen.runtime.model import default_cache_dir
 from codegen.types import Candidate, CompletionResult
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from codegen.backends import load_backend
-from codegen.model import parse_spec, resolve_default_spec
+from codegen.runtime.backends import load_backend
+from codegen.runtime.model import parse_spec, resolve_default_spec
 from codegen.testfile import top_directories
 from codegen.testgen import TestGenerationError, TestGenRequest, TestGenResult, generate_tests
 from lsp_server.convert import test_report

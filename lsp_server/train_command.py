@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from codegen import train_data
-from codegen.model import ModelError, resolve_default_spec
+from codegen.runtime.model import ModelError, resolve_default_spec
 from codegen.train_lora import LoraOptions, train
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from codegen.backends import HFTokenizer
+from codegen.runtime.backends import HFTokenizer
 
 WORKSPACE = Path(__file__).parent / "workspaces" / "demo"
 
@@ -58,7 +58,7 @@ def qwen_tokenizer() -> HFTokenizer:
     """The real Qwen2 tokenizer (shipped with the cached random:tiny model)."""
     from tokenizers import Tokenizer
 
-    from codegen.model import parse_spec, pull
+    from codegen.runtime.model import parse_spec, pull
 
     directory = Path(pull(parse_spec("random:tiny")))
     return HFTokenizer(Tokenizer.from_file(str(directory / "tokenizer.json")))
@@ -91,7 +91,7 @@ def make_adapter(folder: Path, seed: int, targets: tuple[str, ...] = ("q_proj", 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from codegen.model import parse_spec, pull
+    from codegen.runtime.model import parse_spec, pull
 
     torch.manual_seed(seed)
     base: Any = AutoModelForCausalLM.from_pretrained(str(pull(parse_spec("random:tiny"))))

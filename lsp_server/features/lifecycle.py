@@ -15,9 +15,9 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from codegen.backends import RuntimeOptions
-from codegen.model import ModelError
-from codegen.remote import RemoteOptions
+from codegen.runtime.backends import RuntimeOptions
+from codegen.runtime.model import ModelError
+from codegen.runtime.remote import RemoteOptions
 from lsp_server.config import parse_settings
 from lsp_server.features.status import status_of
 from lsp_server.observability import Endpoint, explain

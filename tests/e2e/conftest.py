@@ -13,7 +13,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from codegen.model import parse_spec, pull
+from codegen.runtime.model import parse_spec, pull
 from tests.conftest import WORKSPACE
 
 CLIENTS = ["visual_studio_code", "neovim"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from codegen.backends import ReplayBackend
 from codegen.pipeline import Pipeline
+from codegen.runtime.backends import ReplayBackend
 from codegen.types import CompletionRequest
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "postprocess"

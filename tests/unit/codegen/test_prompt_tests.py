@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codegen.backends import HFTokenizer
 from codegen.pipeline import Pipeline, sections_with_tests
+from codegen.runtime.backends import HFTokenizer
 from codegen.types import CompletionRequest, ContextFile
 from prompts.templates import FILE_SEP
 

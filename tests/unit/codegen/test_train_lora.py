@@ -14,10 +14,10 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from codegen.adapters import read_adapter
-from codegen.backends import TorchBackend, load_backend
-from codegen.generate import SamplingParams
-from codegen.model import parse_spec, pull
+from codegen.runtime.adapters import read_adapter
+from codegen.runtime.backends import TorchBackend, load_backend
+from codegen.runtime.generate import SamplingParams
+from codegen.runtime.model import parse_spec, pull
 from codegen.train_data import Example, Summary, write
 from codegen.train_lora import LoraOptions, train
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from codegen.backends import TorchBackend, load_backend
-from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
+from codegen.runtime.backends import TorchBackend, load_backend
+from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest
 from codegen.typethrough import TypeThrough
 from tests.conftest import write_replay

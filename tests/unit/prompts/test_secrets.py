@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from codegen.backends import HFTokenizer, load_backend
-from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
+from codegen.runtime.backends import HFTokenizer, load_backend
+from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest, ContextFile
 from prompts.secrets import blocked, find_secrets, without_secrets
 from tests.conftest import write_replay

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from codegen.backends import HFTokenizer
+from codegen.runtime.backends import HFTokenizer
 from prompts._chunks import cache_for
 from prompts.templates import (
     SPECIAL_TOKEN_IDS,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from codegen.backends import HFTokenizer
+from codegen.runtime.backends import HFTokenizer
 from prompts.testgen import (
     TestTask,
     asserted_calls,

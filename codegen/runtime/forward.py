@@ -3,7 +3,7 @@
 transformers' own forward keeps one position counter for a whole batch and grows its cache
 by concatenation, which rules out sequences at different lengths sharing a decode step and
 rules out CUDA graphs. This module runs the same layers of a loaded Qwen2 (or Llama-shaped)
-model with its own lean step (`codegen.weights`: fused projections, optionally quantized;
+model with its own lean step (`codegen.runtime.weights`: fused projections, optionally quantized;
 rotary tables computed once; attention written against the slot cache):
 
 * rows ``lo .. lo+B-1`` of the cache are the batch; row b feeds T tokens at absolute
@@ -25,9 +25,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from codegen.adapters import AdapterBank
-from codegen.kv import KvShape
-from codegen.weights import Projection, projections, quantize, read_layers
+from codegen.runtime.adapters import AdapterBank
+from codegen.runtime.kv import KvShape
+from codegen.runtime.weights import Projection, projections, quantize, read_layers
 
 SUPPORTED_TYPES = ("qwen2", "llama")
 """Model types whose decoder layers this forward reproduces exactly."""
@@ -93,7 +93,7 @@ class SlotModel:
     def quantize(self, mode: str, gguf: Path | None = None, saved: Path | None = None) -> None:
         """Decode with `mode` ("int4" or "int8") weights; the dense ones stay for prompts.
 
-        See `codegen.weights.quantize` for `gguf` (the source file) and `saved`.
+        See `codegen.runtime.weights.quantize` for `gguf` (the source file) and `saved`.
         """
         self.quantization = quantize(self.layers, self.head, mode, gguf, saved)
         self.mode = mode

@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch._inductor.utils import run_and_get_code
 
-from codegen.engine import Engine
-from codegen.forward import SlotModel
-from codegen.generate import SamplingParams, generate
-from codegen.graphs import Graphs, kv_bucket
-from codegen.kv import SlotCache
-from tests.unit.codegen.sharp import PROMPTS, decode, sharp_model
+from codegen.runtime.engine import Engine
+from codegen.runtime.forward import SlotModel
+from codegen.runtime.generate import SamplingParams, generate
+from codegen.runtime.graphs import Graphs, kv_bucket
+from codegen.runtime.kv import SlotCache
+from tests.unit.codegen.runtime.sharp import PROMPTS, decode, sharp_model
 
 GREEDY = SamplingParams(n=1, max_new_tokens=12)
 

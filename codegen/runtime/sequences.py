@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from codegen.generate import OnText, SamplingParams, sample
-from codegen.stopping import StopCheck
-from codegen.types import Generation
+from codegen.runtime.generate import OnText, SamplingParams, sample
+from codegen.runtime.stopping import StopCheck
+from codegen.runtime.types import Generation
 
 
 @dataclass

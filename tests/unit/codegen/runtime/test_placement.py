@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from codegen import placement
-from codegen.model import ModelError, parse_spec
-from codegen.placement import gguf_source, pick_dtype, quantized_file, resolve_quantize
+from codegen.runtime import placement
+from codegen.runtime.model import ModelError, parse_spec
+from codegen.runtime.placement import gguf_source, pick_dtype, quantized_file, resolve_quantize
 
 REAL = parse_spec("pypi:qwen2.5-coder-0.5b-instruct")
 

@@ -1,6 +1,6 @@
 """One thread owns the model: requests share decode steps, prompts reuse cached prefixes.
 
-Every engine takes turns on the process's one compute thread (`codegen.compute`). A
+Every engine takes turns on the process's one compute thread (`codegen.runtime.compute`). A
 request's prompt is read in chunks, from the longest prefix already cached (the same
 document a keystroke ago, or the repository context another document shares), straight
 into the first of the N slots of the `SlotCache` its alternatives take. Each turn of the
@@ -8,11 +8,11 @@ model thread reads at most one chunk of one prompt and then runs one decode step
 live sequence, whatever request it belongs to: a running stream (and its cancellation)
 waits at most one chunk for a newcomer's prompt, and the chunk is smaller while streams
 run. A finished or cancelled sequence frees its slot at the next step. A lone greedy
-sequence may be decoded speculatively with a draft model (`codegen.speculative`).
+sequence may be decoded speculatively with a draft model (`codegen.runtime.speculative`).
 
-Decoding runs with quantized weights where asked (`codegen.quant`; prompts keep the dense
+Decoding runs with quantized weights where asked (`codegen.runtime.quant`; prompts keep the dense
 ones) and, where compiled steps are on, through steps built in the background for the
-shapes requests need (`codegen.graphs`).
+shapes requests need (`codegen.runtime.graphs`).
 """
 
 from __future__ import annotations
@@ -28,17 +28,17 @@ from typing import Any
 
 import torch
 
-from codegen.adapters import AdapterBank
-from codegen.compute import COMPUTE, on_compute
-from codegen.decoder import Decoder
-from codegen.forward import SlotModel
-from codegen.generate import OnText, SamplingParams
-from codegen.graphs import Graphs
-from codegen.kv import PrefixCache, SlotCache
-from codegen.sequences import Fill, Job, Seq, Stats, Ticket, Timing, sample_tokens
-from codegen.speculative import Draft, SpeculationGate, speculate_round
-from codegen.stopping import StopCheck, first_reason
-from codegen.types import FinishReason, Generation
+from codegen.runtime.adapters import AdapterBank
+from codegen.runtime.compute import COMPUTE, on_compute
+from codegen.runtime.decoder import Decoder
+from codegen.runtime.forward import SlotModel
+from codegen.runtime.generate import OnText, SamplingParams
+from codegen.runtime.graphs import Graphs
+from codegen.runtime.kv import PrefixCache, SlotCache
+from codegen.runtime.sequences import Fill, Job, Seq, Stats, Ticket, Timing, sample_tokens
+from codegen.runtime.speculative import Draft, SpeculationGate, speculate_round
+from codegen.runtime.stopping import StopCheck, first_reason
+from codegen.runtime.types import FinishReason, Generation
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +77,12 @@ class Engine:
         """Read the weights, allocate the slot cache and start the model thread.
 
         `capacity` is the initial length of each slot; it grows when a request needs more.
-        `compiled` builds decode steps in the background (`codegen.graphs`):
+        `compiled` builds decode steps in the background (`codegen.runtime.graphs`):
         `compile_backend` None means inductor, and on a GPU the steps are recorded as CUDA
         graphs (`compile_model=False` records the eager step); tests pass "eager" to
         run the same path on a CPU without a C++ compiler. `quantize` ("int4", "int8" or
         "off") sets the decoding weights, read from `gguf` where given, kept in `saved` for the
-        next load (`codegen.weights.quantize`). `prefill_chunk`
+        next load (`codegen.runtime.weights.quantize`). `prefill_chunk`
         (0: by device) is the most prompt tokens read per forward.
         """
         self.adapters = AdapterBank(model)

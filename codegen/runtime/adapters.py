@@ -3,7 +3,7 @@
 An adapter is what `vetted train lora` (peft) saves: ``adapter_config.json`` and
 ``adapter_model.safetensors`` with a low-rank pair (A [r, in], B [out, r]) per target
 projection. `AdapterBank` loads adapters into numbered slots; the slot forward
-(`codegen.forward`) asks it, after each projection, to add ``scale · x Aᵀ Bᵀ`` to exactly
+(`codegen.runtime.forward`) asks it, after each projection, to add ``scale · x Aᵀ Bᵀ`` to exactly
 the batch rows whose sequence asked for that slot. So one decode step can carry sequences
 of several workspaces with different adapters and of none; no weights are merged or
 unmerged between requests, the base model is loaded once (quantized or not: the low-rank
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from codegen.model import ModelError
+from codegen.runtime.model import ModelError
 
 logger = logging.getLogger(__name__)
 

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from codegen.engine import Engine
-from codegen.generate import SamplingParams, generate
-from codegen.kv import PrefixCache, common_prefix
-from codegen.speculative import SpeculationGate
-from codegen.stopping import StopOnEvent
+from codegen.runtime.engine import Engine
+from codegen.runtime.generate import SamplingParams, generate
+from codegen.runtime.kv import PrefixCache, common_prefix
+from codegen.runtime.speculative import SpeculationGate
+from codegen.runtime.stopping import StopOnEvent
 from codegen.types import FinishReason, Generation
-from tests.unit.codegen.sharp import decode, sharp_model
+from tests.unit.codegen.runtime.sharp import decode, sharp_model
 
 PROMPTS = [list(range(10, 40)), list(range(100, 105)), [7, 8, 9, 7, 8, 9, 7, 8, 9, 1, 2, 3, 4]]
 GREEDY = SamplingParams(n=1, max_new_tokens=24)
@@ -33,7 +33,7 @@ def engine(model: torch.nn.Module) -> Iterator[Engine]:
 
 
 def reference(model: torch.nn.Module, ids: list[int], params: SamplingParams) -> list[Generation]:
-    """transformers' own forward and cache, one request alone (`codegen.generate`)."""
+    """transformers' own forward and cache, one request alone (`codegen.runtime.generate`)."""
     return generate(model, ids, params, decode, ())
 
 

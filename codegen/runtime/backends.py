@@ -10,13 +10,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from codegen.adapters import AdapterError, read_adapter
-from codegen.compute import on_compute
-from codegen.engine import Engine
-from codegen.forward import UnsupportedModel
-from codegen.generate import OnText, SamplingParams, generate
-from codegen.model import ModelError, ModelSpec, pull
-from codegen.placement import (
+from codegen.runtime.adapters import AdapterError, read_adapter
+from codegen.runtime.compute import on_compute
+from codegen.runtime.engine import Engine
+from codegen.runtime.forward import UnsupportedModel
+from codegen.runtime.generate import OnText, SamplingParams, generate
+from codegen.runtime.model import ModelError, ModelSpec, pull
+from codegen.runtime.placement import (
     QUANTIZE_MODES,
     gguf_source,
     pick_device,
@@ -24,9 +24,9 @@ from codegen.placement import (
     quantized_file,
     resolve_quantize,
 )
-from codegen.remote import RemoteBackend, RemoteOptions
-from codegen.sequences import Timing
-from codegen.stopping import (
+from codegen.runtime.remote import RemoteBackend, RemoteOptions
+from codegen.runtime.sequences import Timing
+from codegen.runtime.stopping import (
     SkipTyped,
     StopAtNewline,
     StopCheck,
@@ -34,7 +34,7 @@ from codegen.stopping import (
     StopOnIds,
     StopWhenSettled,
 )
-from codegen.types import FinishReason, Generation
+from codegen.runtime.types import FinishReason, Generation
 from prompts.templates import STOP_TOKEN_IDS, Prompt, Tokenizer, check_special_tokens
 
 logger = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class RuntimeOptions:
 class TorchBackend:
     """A causal LM loaded with transformers; requests go through one batching `Engine`.
 
-    Models whose layers `codegen.forward` does not implement fall back to transformers'
+    Models whose layers `codegen.runtime.forward` does not implement fall back to transformers'
     own forward, one request at a time.
     """
 
@@ -385,7 +385,8 @@ def load_backend(
     target = pick_device(device)
     precision = pick_dtype(dtype, target, spec)
     report(f"loading {spec} on {target} ({str(precision).removeprefix('torch.')})")
-    # Loading casts and copies with parallel kernels: on the compute thread (codegen.compute).
+    # Loading casts and copies with parallel kernels: on the compute thread
+    # (codegen.runtime.compute).
     model, tokenizer = on_compute(lambda: _load_model(spec, str(source), target, precision))
     draft_model = None
     if isinstance(draft, TorchBackend):

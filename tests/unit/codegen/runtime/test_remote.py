@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from codegen.backends import HFTokenizer, load_backend
-from codegen.generate import SamplingParams
-from codegen.model import parse_spec
 from codegen.pipeline import Pipeline
-from codegen.remote import EndpointError, RemoteBackend, RemoteOptions
+from codegen.runtime.backends import HFTokenizer, load_backend
+from codegen.runtime.generate import SamplingParams
+from codegen.runtime.model import parse_spec
+from codegen.runtime.remote import EndpointError, RemoteBackend, RemoteOptions
 from codegen.types import CompletionRequest, FinishReason
 from prompts.templates import FimTemplate
 

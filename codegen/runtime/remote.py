@@ -30,10 +30,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from codegen.generate import OnText, SamplingParams
-from codegen.model import ModelError
-from codegen.stopping import StopAtNewline, StopCheck, StopOnEvent, StopWhenSettled, first_reason
-from codegen.types import FinishReason, Generation
+from codegen.runtime.generate import OnText, SamplingParams
+from codegen.runtime.model import ModelError
+from codegen.runtime.stopping import (
+    StopAtNewline,
+    StopCheck,
+    StopOnEvent,
+    StopWhenSettled,
+    first_reason,
+)
+from codegen.runtime.types import FinishReason, Generation
 from prompts.templates import STOP_TOKEN_IDS, Prompt, Tokenizer
 
 logger = logging.getLogger(__name__)

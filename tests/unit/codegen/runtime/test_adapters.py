@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from transformers import AutoModelForCausalLM
 
-from codegen.adapters import AdapterError, read_adapter
-from codegen.backends import TorchBackend, load_backend
-from codegen.generate import SamplingParams
-from codegen.model import parse_spec, pull
+from codegen.runtime.adapters import AdapterError, read_adapter
+from codegen.runtime.backends import TorchBackend, load_backend
+from codegen.runtime.generate import SamplingParams
+from codegen.runtime.model import parse_spec, pull
 from tests.conftest import make_adapter
 
 PROMPT = list(range(1000, 1040))

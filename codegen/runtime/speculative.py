@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from codegen.forward import SlotModel
-from codegen.kv import SlotCache, common_prefix
+from codegen.runtime.forward import SlotModel
+from codegen.runtime.kv import SlotCache, common_prefix
 
 if TYPE_CHECKING:
-    from codegen.decoder import Decoder
-    from codegen.sequences import Seq, Stats
+    from codegen.runtime.decoder import Decoder
+    from codegen.runtime.sequences import Seq, Stats
 
 CHUNK = 512
 """Longest run of tokens the draft reads in one forward when it catches up."""

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 import torch
 
-import codegen.decoder
-import codegen.forward
-from codegen.engine import Engine
-from codegen.forward import SlotModel
-from codegen.generate import SamplingParams, generate
-from codegen.kv import SlotCache
-from tests.unit.codegen.sharp import PROMPTS, decode, sharp_model
+import codegen.runtime.decoder
+import codegen.runtime.forward
+from codegen.runtime.engine import Engine
+from codegen.runtime.forward import SlotModel
+from codegen.runtime.generate import SamplingParams, generate
+from codegen.runtime.kv import SlotCache
+from tests.unit.codegen.runtime.sharp import PROMPTS, decode, sharp_model
 
 GREEDY = SamplingParams(n=1, max_new_tokens=16)
 
@@ -85,32 +85,32 @@ def _leaking_mask(monkeypatch: pytest.MonkeyPatch) -> None:
         visible = torch.arange(kv_len, device=positions.device)
         return (visible[None, None, :] <= positions[:, :, None] + 1)[:, None]
 
-    monkeypatch.setattr(codegen.forward, "_mask", leak)
+    monkeypatch.setattr(codegen.runtime.forward, "_mask", leak)
 
 
 def _wrong_head_groups(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = codegen.forward._attend
+    original = codegen.runtime.forward._attend
 
     def interleaved(q: torch.Tensor, *rest: Any) -> torch.Tensor:
         batch, steps, heads, dim = q.shape  # query head i read KV head i % H instead of i // G
         q = q.view(batch, steps, 2, heads // 2, dim).transpose(2, 3).reshape(q.shape)
         return original(q, *rest)
 
-    monkeypatch.setattr(codegen.forward, "_attend", interleaved)
+    monkeypatch.setattr(codegen.runtime.forward, "_attend", interleaved)
 
 
 def _wrong_decode_positions(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = codegen.decoder.Decoder.decode
+    original = codegen.runtime.decoder.Decoder.decode
 
     def shifted(self: Any, feeds: Any, adapters: Any) -> torch.Tensor:
         return original(self, [(slot, token, at + 1) for slot, token, at in feeds], adapters)
 
-    monkeypatch.setattr(codegen.decoder.Decoder, "decode", shifted)
+    monkeypatch.setattr(codegen.runtime.decoder.Decoder, "decode", shifted)
 
 
 def _no_attention_output(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = codegen.forward._attend
-    monkeypatch.setattr(codegen.forward, "_attend",
+    original = codegen.runtime.forward._attend
+    monkeypatch.setattr(codegen.runtime.forward, "_attend",
                         lambda *args: torch.zeros_like(original(*args)))
 
 

@@ -9,7 +9,7 @@ import pytest
 from codegen.pipeline import settled_by
 from codegen.postprocess import DEFAULT_FILTERS
 from codegen.postprocess.base import FilterContext
-from codegen.stopping import StopOnEvent, StopWhenSettled, first_reason
+from codegen.runtime.stopping import StopOnEvent, StopWhenSettled, first_reason
 from codegen.types import FinishReason
 
 BODY = "def f(x):\n    ║\n    return y\n\n\nprint(f(1))\n"

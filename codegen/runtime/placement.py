@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from codegen.model import PYPI_MODELS, ModelError, ModelSpec, default_cache_dir
+from codegen.runtime.model import PYPI_MODELS, ModelError, ModelSpec, default_cache_dir
 
 QUANTIZE_MODES = ("auto", "int4", "int8", "off")
 """`runtime.quantize` values: auto (int4 on a CPU, off on a GPU), int4, int8, off."""
@@ -76,7 +76,7 @@ def quantized_file(
     """
     import torch
 
-    from codegen.quant import GROUP
+    from codegen.runtime.quant import GROUP
 
     parts = [str(spec), mode, device.split(":")[0], torch.__version__, str(GROUP),
              str(getattr(model.config, "_commit_hash", "") or "")]

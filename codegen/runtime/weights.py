@@ -7,12 +7,12 @@ weights (views, no second copy), so transformers' forward, ``model.generate`` an
 training code keep working on the same memory.
 
 With quantization, each fused projection also gets an int4 or int8 copy
-(`codegen.quant`) used when few rows are multiplied (decoding); more rows (a prompt chunk)
+(`codegen.runtime.quant`) used when few rows are multiplied (decoding); more rows (a prompt chunk)
 go through the dense bf16 weight. Measured on 2 cores of an AMD EPYC with AVX-512 BF16 but
 no AMX (`bench/matmul_rows.py`, RESULTS.md): int4 is 5-6× faster at 1 row, 3-3.6× at 4,
 about even at 16, 20-30 % slower at 32, and even from 64 rows on. CPUs with AMX compute bf16
 products in tiles and should favour bf16 for prompts more (not measured here).
-From a GGUF file, 4-bit blocks are taken as they are (`codegen.gguf_weights`).
+From a GGUF file, 4-bit blocks are taken as they are (`codegen.runtime.gguf_weights`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from codegen.quant import (
+from codegen.runtime.quant import (
     GROUP,
     Int4Groups,
     Int4Weight,
@@ -194,7 +194,7 @@ def quantize(
 def _round(every: Sequence[Projection], mode: str, gguf: Path | None) -> str:
     source: Mapping[str, Int4Groups | torch.Tensor] = {}
     if gguf is not None:
-        from codegen.gguf_weights import read_projections
+        from codegen.runtime.gguf_weights import read_projections
 
         source = dict(read_projections(gguf))
     kept = rounded = 0

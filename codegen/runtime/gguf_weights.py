@@ -1,7 +1,7 @@
 """Projection weights read straight from a GGUF file, 4-bit blocks kept as they are.
 
 A GGUF's Q4_0, Q4_1 and Q4_K blocks are groups of 32 weights with one scale and one
-offset each, which is exactly an int4 group of `codegen.quant`: taking their codes as they
+offset each, which is exactly an int4 group of `codegen.runtime.quant`: taking their codes as they
 are avoids rounding the weights a second time (dequantizing to bf16, then re-quantizing).
 Tensors stored in other block types (Q5_0, Q6_K, Q8_0, ... in a "Q4_K_M" file) come back
 as float weights for the caller to quantize; `gguf.quants` dequantizes them.
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codegen.quant import Int4Groups
+from codegen.runtime.quant import Int4Groups
 
 HF_NAMES = {
     "attn_q": "self_attn.q_proj",

@@ -11,12 +11,12 @@ import torch
 from gguf import GGMLQuantizationType
 from gguf.quants import dequantize, quantize
 
-from codegen.forward import SlotModel
-from codegen.gguf_weights import hf_name, int4_blocks
-from codegen.kv import SlotCache
-from codegen.quant import Int4Weight, Int8Weight, int4_groups
-from codegen.weights import QUANTIZED_UP_TO_ROWS
-from tests.unit.codegen.sharp import PROMPTS, sharp_model
+from codegen.runtime.forward import SlotModel
+from codegen.runtime.gguf_weights import hf_name, int4_blocks
+from codegen.runtime.kv import SlotCache
+from codegen.runtime.quant import Int4Weight, Int8Weight, int4_groups
+from codegen.runtime.weights import QUANTIZED_UP_TO_ROWS
+from tests.unit.codegen.runtime.sharp import PROMPTS, sharp_model
 
 CPU = torch.device("cpu")
 

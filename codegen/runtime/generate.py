@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
-from codegen.stopping import StopCheck, first_reason
-from codegen.types import FinishReason, Generation
+from codegen.runtime.stopping import StopCheck, first_reason
+from codegen.runtime.types import FinishReason, Generation
 
 OnText = Callable[[int, str], None]
 """Streaming callback: candidate index and its text so far."""

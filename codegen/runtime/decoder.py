@@ -4,8 +4,8 @@
 * `decode`: one token for each of several slots, the rows of the slots in use;
 * `verify`: a sequence's newest token and a draft's proposals, in its own slot.
 
-Each sets the LoRA rows (`codegen.adapters`) for exactly its forward and clears them after.
-A decode step without adapters runs through a compiled step (`codegen.graphs`) when one is
+Each sets the LoRA rows (`codegen.runtime.adapters`) for exactly its forward and clears them after.
+A decode step without adapters runs through a compiled step (`codegen.runtime.graphs`) when one is
 built for its shape, eagerly otherwise.
 """
 
@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from codegen.adapters import AdapterBank
-from codegen.forward import SlotModel
-from codegen.graphs import Graphs, decode_rows
-from codegen.kv import SlotCache
+from codegen.runtime.adapters import AdapterBank
+from codegen.runtime.forward import SlotModel
+from codegen.runtime.graphs import Graphs, decode_rows
+from codegen.runtime.kv import SlotCache
 
 
 class Decoder:

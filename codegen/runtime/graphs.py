@@ -32,8 +32,8 @@ from typing import Any
 
 import torch
 
-from codegen.forward import SlotModel
-from codegen.kv import SlotCache
+from codegen.runtime.forward import SlotModel
+from codegen.runtime.kv import SlotCache
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class Graphs:
 
         The thread ends when the queue is empty: on a CPU a thread that ran parallel
         kernels keeps an OpenMP team, which would slow the compute thread's kernels
-        (`codegen.compute`).
+        (`codegen.runtime.compute`).
         """
         while True:
             with self._wake:
