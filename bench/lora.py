@@ -5,9 +5,9 @@ Usage: ``.venv/bin/python -m bench.lora [--repos self,rich] [--steps 16] [--case
 For each repository (``self``: this project's own source; any other name: an installed
 package's source folder, e.g. ``rich`` from PyPI, a pure-Python library):
 
-1. `codegen.train_data.build` makes the dataset exactly as ``vetted train data`` does
+1. `codegen.jobs.train_data.build` makes the dataset exactly as ``vetted train data`` does
    (whole files held out by a hash of their path, ``--eval-share``);
-2. `codegen.train_lora.train` trains an adapter on the train split exactly as ``vetted
+2. `codegen.jobs.train_lora.train` trains an adapter on the train split exactly as ``vetted
    train lora`` does, with a small budget (``--steps`` optimizer steps of
    ``--accumulation`` examples; defaults r=16, alpha=32, attention projections);
 3. the first ``--cases`` held-out holes of each kind, single-line (a statement line or a
@@ -42,11 +42,11 @@ from pathlib import Path
 from bench.fim import RecordingBackend
 from bench.fim import normalize as normalized
 from bench.fim_cases import parses
+from codegen.jobs.train_data import Example, build, write
+from codegen.jobs.train_lora import LoraOptions, train
 from codegen.pipeline import Pipeline
 from codegen.runtime.backends import load_backend
 from codegen.runtime.model import parse_spec
-from codegen.train_data import Example, build, write
-from codegen.train_lora import LoraOptions, train
 from codegen.types import CompletionRequest, ContextFile
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ tests. Two settings:
   without the examples);
 * no examples: CodeT's example-free prompt, so only generated tests and agreement help.
 
-Each task goes through `codegen.rank_tasks.vet_task` once (the product's validators,
+Each task goes through `codegen.jobs.rank_tasks.vet_task` once (the product's validators,
 sandbox and probes) and `rank_pool` (the product's ranking). Each validator's marginal
 gain is measured by ranking the same vetted pool with evidence removed (ablation). The
 hidden HumanEval tests label each distinct program (run in the same sandbox, apart from
@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from codegen.rank_tasks import RankOptions, RankTask, generated_checks, rank_pool, vet_task
+from codegen.jobs.rank_tasks import RankOptions, RankTask, generated_checks, rank_pool, vet_task
 from codegen.ranking import GENERATED, TESTS, TYPES
 from codegen.types import Candidate
 from validators.base import Validator, Verdict

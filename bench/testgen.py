@@ -37,7 +37,7 @@ from bench.ranking import DEFAULT_DATA, Case, label, load_cases
 from codegen.runtime.backends import Backend, OnTiming, Resume, Settled, load_backend
 from codegen.runtime.generate import OnText, SamplingParams
 from codegen.runtime.model import parse_spec
-from codegen.testgen import TestGenRequest, TestGenResult, generate_tests
+from codegen.testgen.generation import TestGenRequest, TestGenResult, generate_tests
 from codegen.types import FinishReason, Generation
 from prompts.templates import Prompt, Tokenizer
 from validators.execution import Job, execute

@@ -5,7 +5,7 @@ Usage: ``.venv/bin/python -m bench.throughput [--model pypi:qwen2.5-coder-0.5b-i
 
 The requests are HumanEval single-line infilling cases (the first ``--requests`` of the
 seeded subset of `bench.fim`), one greedy candidate each, ``--max-new-tokens`` 48, with the
-product's validators. Both runs use `codegen.batch.run_batch` on one loaded model: with
+product's validators. Both runs use `codegen.jobs.batch.run_batch` on one loaded model: with
 ``--workers`` requests in flight (the engine decodes them together, a finished request's
 slot going to the next) and with one. Reported: requests/s, generated tokens/s, and the
 ratio; the records of both runs are compared (greedy: the same completions are expected).
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fim_cases import DEFAULT_DATA, load_cases, pick_subset
-from codegen import batch
+from codegen.jobs import batch
 from codegen.pipeline import Pipeline
 from codegen.runtime.backends import TorchBackend, load_backend
 from codegen.runtime.model import parse_spec

@@ -1,4 +1,4 @@
-"""`vetted batch INPUT -o OUTPUT` and `vetted eval SUITE`, over `codegen.batch`/`evaluate`.
+"""`vetted batch INPUT -o OUTPUT` and `vetted eval SUITE`, over `codegen.jobs.batch`/`evaluate`.
 
 Both load the model once, build the same pipeline as the server (prompt template,
 post-processing, every validator, ranking) and run the requests concurrently so the engine
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from codegen import batch, evaluate
+from codegen.jobs import batch, evaluate
 from codegen.pipeline import Pipeline
 from codegen.runtime.backends import Backend, RuntimeOptions, load_backend
 from codegen.runtime.model import parse_spec, resolve_default_spec
@@ -36,8 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
     suite = sub.add_parser("eval", help="score a benchmark suite with its hidden tests")
     suite.add_argument("suite", choices=sorted(evaluate.SUITES))
-    suite.add_argument("--data", type=Path, default=Path("../shared/data"),
-                       help="folder with the suites' files (humaneval/, mbpp/)")
+    suite.add_argument("--data", type=Path, required=True,
+                       help="folder with the suites' public files as published: humaneval/ "
+                            "(HumanEval and its infilling variants), mbpp/ (sanitized MBPP)")
     suite.add_argument("--subset", type=int, default=None, help="a seeded sample of N tasks")
     suite.add_argument("--limit", type=int, default=None, help="only the first K tasks")
     suite.add_argument("--out", type=Path, default=None,

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--json", action="store_true", help="print one JSON object")
 
     ranking = sub.add_parser("rank", help="rank recorded candidates (JSONL in, JSONL out)")
-    ranking.add_argument("input", type=Path, help="one task per line (see codegen/rank_tasks.py)")
+    ranking.add_argument("input", type=Path,
+                         help="one task per line (see codegen/jobs/rank_tasks.py)")
     ranking.add_argument("-o", "--output", type=Path, required=True)
     ranking.add_argument("--mypy", action="store_true", help="also type-check each candidate")
     ranking.add_argument("--no-examples", action="store_true", help="ignore docstring examples")
@@ -163,7 +164,7 @@ SWITCH_INTERVAL_S = 0.0005
 
 def serve(args: argparse.Namespace) -> None:
     """Run the language server until the client exits."""
-    from codegen.service import CompletionService
+    from codegen.loaded_model import CompletionService
     from lsp_server.config import RuntimeSettings, Settings
     from lsp_server.server import create_server
     from validators import create_validators

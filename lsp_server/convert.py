@@ -9,7 +9,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.workspace import TextDocument
 
 from codegen.positions import position_at
-from codegen.testgen import Coverage, TestGenResult
+from codegen.testgen.generation import Coverage, TestGenResult
 from codegen.types import Candidate, CompletionRequest, Trigger
 from lsp_server.config import Settings
 from prompts.testgen import uncovered_summary

@@ -1,4 +1,4 @@
-"""`vetted rank INPUT -o OUTPUT`: the command-line face of `codegen.rank_tasks`."""
+"""`vetted rank INPUT -o OUTPUT`: the command-line face of `codegen.jobs.rank_tasks`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from codegen.rank_tasks import RankOptions, parse_task, rank_task
+from codegen.jobs.rank_tasks import RankOptions, parse_task, rank_task
 from validators.base import Validator
 from validators.sandbox import Sandbox, SandboxLimits
 

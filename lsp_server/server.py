@@ -14,7 +14,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
-from codegen.service import CompletionService
+from codegen.loaded_model import CompletionService
 from codegen.types import CompletionResult
 from lsp_server.completion_log import CompletionLog
 from lsp_server.config import Settings
@@ -35,7 +35,7 @@ class CompletionProtocol(LanguageServerProtocol):
     """Answers requests whose params do not deserialize with -32602 instead of never.
 
     pygls 2.1 raises `JsonRpcInvalidParams` without the request id, so the client would wait
-    forever (../shared/CLIENTS-AND-SANDBOX.md, "a request whose params do not deserialize").
+    forever for its answer.
     """
 
     def structure_message(self, data: dict[str, Any]) -> Any:

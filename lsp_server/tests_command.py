@@ -1,4 +1,4 @@
-"""`vetted tests path/to/module.py::function [-o FILE]`: `codegen.testgen` from the shell.
+"""`vetted tests path/to/module.py::function [-o FILE]`: test generation from the shell.
 
 The tests go where the editor's code action puts them (the project's test file for the
 module, created or appended to), or to `-o FILE` (`-o -` prints them). The report (what each
@@ -18,8 +18,13 @@ from pathlib import Path
 
 from codegen.runtime.backends import load_backend
 from codegen.runtime.model import parse_spec, resolve_default_spec
-from codegen.testfile import top_directories
-from codegen.testgen import TestGenerationError, TestGenRequest, TestGenResult, generate_tests
+from codegen.testgen.generation import (
+    TestGenerationError,
+    TestGenRequest,
+    TestGenResult,
+    generate_tests,
+)
+from codegen.testgen.testfile import top_directories
 from lsp_server.convert import test_report
 from validators.embedded import WorkspaceTestFiles
 from validators.testrun import SandboxUnavailable, sandbox_for

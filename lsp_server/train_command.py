@@ -10,9 +10,9 @@ from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from codegen import train_data
+from codegen.jobs import train_data
+from codegen.jobs.train_lora import LoraOptions, train
 from codegen.runtime.model import ModelError, resolve_default_spec
-from codegen.train_lora import LoraOptions, train
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -38,7 +38,7 @@ SPECIAL_TOKEN_IDS: Mapping[str, int] = {
     IM_START: 151644,
     IM_END: 151645,
 }
-"""Ids in the Qwen2.5 vocabulary (tokenizer_config.json of Qwen2.5-Coder; ../shared/MODELS.md)."""
+"""Ids in the Qwen2.5 vocabulary (`added_tokens` in Qwen2.5-Coder's tokenizer_config.json)."""
 
 STOP_TOKEN_IDS: frozenset[int] = frozenset(
     {151643, 151645, 151659, 151660, 151661, 151662, 151663, 151664}

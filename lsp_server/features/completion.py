@@ -10,7 +10,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from lsp_server.convert import to_lsp_completion_item
-from lsp_server.jobs import complete_at
+from lsp_server.run_completion import complete_at
 from lsp_server.server import CompletionServer
 
 

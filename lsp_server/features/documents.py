@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from lsp_server.jobs import relative_path
+from lsp_server.run_completion import relative_path
 from lsp_server.server import CompletionServer
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from lsp_server.convert import to_lsp_inline_item
-from lsp_server.jobs import complete_at
+from lsp_server.run_completion import complete_at
 from lsp_server.server import CompletionServer
 
 

@@ -22,11 +22,16 @@ from typing import Any
 
 from lsprotocol import types
 
-from codegen.testfile import top_directories
-from codegen.testgen import TestGenerationError, TestGenRequest, TestGenResult, generate_tests
+from codegen.testgen.generation import (
+    TestGenerationError,
+    TestGenRequest,
+    TestGenResult,
+    generate_tests,
+)
+from codegen.testgen.testfile import top_directories
 from lsp_server.convert import GENERATE_TESTS, test_generation_edit, test_report
 from lsp_server.documents import document_of
-from lsp_server.jobs import relative_path
+from lsp_server.run_completion import relative_path
 from lsp_server.server import CompletionServer
 from validators.embedded import WorkspaceTestFiles
 from validators.testrun import sandbox_for

@@ -15,7 +15,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
-from codegen.train_data import read
+from codegen.jobs.train_data import read
 from lsp_server.completion_log import log_path
 from tests.conftest import make_adapter, write_replay
 from tests.e2e.conftest import SERVER, open_document, plain, status, wait_for_state

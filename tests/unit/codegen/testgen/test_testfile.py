@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from codegen.testfile import TestFile, choose_test_file, existing_test_names
-from codegen.testgen import DeliveredTest, imports_used, render_additions
+from codegen.testgen.generation import DeliveredTest, imports_used, render_additions
+from codegen.testgen.testfile import TestFile, choose_test_file, existing_test_names
 from prompts.index import module_of
 from prompts.testgen import ParsedTest
 from validators.workspace_modules import workspace_imports

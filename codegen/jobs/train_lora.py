@@ -25,10 +25,10 @@ from typing import Any
 
 import torch
 
+from codegen.jobs.train_data import Example, read
 from codegen.runtime.backends import HFTokenizer
 from codegen.runtime.model import ModelError, parse_spec, pull
 from codegen.runtime.placement import pick_device, pick_dtype
-from codegen.train_data import Example, read
 from prompts.templates import END_OF_TEXT, SPECIAL_TOKEN_IDS, FimTemplate, PromptFile, encode_text
 
 logger = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ import attrs
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
+from codegen.loaded_model import enabled_validators
 from codegen.runtime.model import ModelError
-from codegen.service import enabled_validators
 from codegen.types import CompletionResult, ContextFile, Trigger
 from lsp_server.convert import from_lsp_request
 from lsp_server.documents import document_of

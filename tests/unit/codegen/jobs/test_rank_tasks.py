@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codegen.rank_tasks import RankOptions, generated_checks, parse_task, rank_task
+from codegen.jobs.rank_tasks import RankOptions, generated_checks, parse_task, rank_task
 from validators.sandbox import Sandbox
 
 PROMPT = '''def double(x: int) -> int:

@@ -3,7 +3,7 @@
 `generate_tests` is the one place the order is visible:
 
 1. the function around the position, its docstring examples and the workspace's tests of
-   it (`prompts.context`); the project's test file and import style (`codegen.testfile`);
+   it (`prompts.context`); the project's test file and import style (`codegen.testgen.testfile`);
 2. the existing tests and the docstring examples run first: the tests give the coverage
    before, the examples tell which documented behaviour the code already breaks;
 3. rounds: the instruct model samples candidate answers (`prompts.testgen`), every new test
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from codegen.runtime.backends import Backend
 from codegen.runtime.generate import SamplingParams
-from codegen.testfile import TestFile, choose_test_file, existing_test_names
+from codegen.testgen.testfile import TestFile, choose_test_file, existing_test_names
 from prompts.context import Example, FunctionContext, function_context, normal_source
 from prompts.index import module_of
 from prompts.testgen import (

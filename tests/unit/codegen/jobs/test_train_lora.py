@@ -14,12 +14,12 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
+from codegen.jobs.train_data import Example, Summary, write
+from codegen.jobs.train_lora import LoraOptions, train
 from codegen.runtime.adapters import read_adapter
 from codegen.runtime.backends import TorchBackend, load_backend
 from codegen.runtime.generate import SamplingParams
 from codegen.runtime.model import parse_spec, pull
-from codegen.train_data import Example, Summary, write
-from codegen.train_lora import LoraOptions, train
 
 CODE = [
     ("def add(a, b):\n    return ", "\n", "a + b"),

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codegen.train_data import build, read, write
+from codegen.jobs.train_data import build, read, write
 
 HELPERS = '''"""Money helpers."""
 

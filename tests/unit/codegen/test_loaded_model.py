@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from codegen.loaded_model import CompletionService, ModelState
 from codegen.runtime.backends import TorchBackend
 from codegen.runtime.model import ModelError, parse_spec, pull
-from codegen.service import CompletionService, ModelState
 from codegen.types import CompletionRequest
 from tests.conftest import write_replay
 
