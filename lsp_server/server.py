@@ -6,7 +6,6 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -118,51 +117,3 @@ class CompletionServer(LanguageServer):
         if now - self._notified.get(message, -every_seconds) >= every_seconds:
             self._notified[message] = now
             self.notify_user(message)
-
-
-Feature = Callable[[CompletionServer], None]
-"""Registers one LSP method's handlers on the server."""
-
-
-def default_features() -> list[tuple[str, Feature]]:
-    """The features of a full server, in registration order."""
-    from lsp_server.features import (
-        accept,
-        code_action,
-        completion,
-        documents,
-        explain,
-        inline_completion,
-        lifecycle,
-        status,
-        test_generation,
-    )
-
-    return [
-        ("lifecycle", lifecycle.register),
-        ("documents", documents.register),
-        ("inline_completion", inline_completion.register),
-        ("completion", completion.register),
-        ("status", status.register),
-        ("explain", explain.register),
-        ("accept", accept.register),
-        ("code_action", code_action.register),
-        ("test_generation", test_generation.register),
-    ]
-
-
-def create_server(
-    settings: Settings | None = None,
-    service: CompletionService | None = None,
-    exclude: Sequence[str] = (),
-) -> CompletionServer:
-    """Build a server with every default feature except those named in `exclude`."""
-    server = CompletionServer(service or CompletionService(), settings or Settings())
-    features = default_features()
-    unknown = set(exclude) - {name for name, _ in features}
-    if unknown:
-        raise ValueError(f"unknown feature(s) to exclude: {', '.join(sorted(unknown))}")
-    for name, register in features:
-        if name not in exclude:
-            register(server)
-    return server

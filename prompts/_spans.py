@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import tree_sitter
 
+from prompts._parse import parse_python
 from prompts._source import closing_bracket, string_end, strip_comment
-from validators.syntax import parse_python
 
 Detail = tuple[str, str | None, int]
 """Signature source, docstring literal source (quotes included) and the literal's 1-based line."""

@@ -21,7 +21,7 @@ from pathlib import PurePosixPath
 
 import tree_sitter
 
-from validators.syntax import parse_python, python_parser
+from prompts._parse import parse_python, python_parser
 
 MAX_FILE_BYTES = 1024 * 1024
 """Larger files are not indexed (generated code, data in a .py file)."""
