@@ -109,8 +109,8 @@ def run_case(case: Case, canonical: str, backend: Backend, sandbox: Sandbox, rou
     line = text.splitlines().index(
         next(row for row in text.splitlines() if row.startswith(f"def {case.entry_point}("))
     )
-    request = TestGenRequest("", "solution.py", text, line, samples=samples, rounds=rounds,
-                             max_new_tokens=max_new_tokens)
+    request = TestGenRequest(root="", path="solution.py", text=text, line=line, samples=samples,
+                             rounds=rounds, max_new_tokens=max_new_tokens)
     result = generate_tests(request, backend, sandbox, threading.Event())
     assert result is not None
     valid = _valid(result, text, sandbox)

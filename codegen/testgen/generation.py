@@ -57,7 +57,7 @@ class TestGenerationError(ValueError):
     __test__ = False  # not a pytest test class
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TestGenRequest:
     """Generate tests for the function at `line` of a module of a workspace."""
 
@@ -134,7 +134,7 @@ class Rejected:
     """"fails: ...", "flaky: ...", "adds no coverage" or "repeats another test"."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TestGenResult:
     """What a run of test generation found and what it would write."""
 
@@ -222,17 +222,17 @@ def generate_tests(
     missing_lines, missing_arcs = selection.missing()
     report("done", 100)
     return TestGenResult(
-        context.qualname,
-        test_file,
-        tuple(selection.delivered),
-        tuple(selection.bugs),
-        tuple(selection.rejected),
-        before,
-        _coverage(shape, selection.lines, selection.arcs),
-        rounds,
-        tuple(sorted(missing_lines)),
-        tuple(sorted(missing_arcs)),
-        tuple(sorted(failing)),
+        function=context.qualname,
+        test_file=test_file,
+        delivered=tuple(selection.delivered),
+        bugs=tuple(selection.bugs),
+        rejected=tuple(selection.rejected),
+        before=before,
+        after=_coverage(shape, selection.lines, selection.arcs),
+        rounds=rounds,
+        uncovered_lines=tuple(sorted(missing_lines)),
+        uncovered_branches=tuple(sorted(missing_arcs)),
+        failing_examples=tuple(sorted(failing)),
     )
 
 

@@ -61,9 +61,11 @@ def run(args: argparse.Namespace, project_root: Path) -> int:
     root = str(project_root)
     path = str(module.resolve().relative_to(project_root))
     request = TestGenRequest(
-        root, path, text, line, WorkspaceTestFiles().read(root),
-        workspace_imports(root, path, text), top_directories(root), args.samples, args.rounds,
-        args.max_new_tokens,
+        root=root, path=path, text=text, line=line,
+        test_files=WorkspaceTestFiles().read(root),
+        module_files=workspace_imports(root, path, text),
+        directories=top_directories(root),
+        samples=args.samples, rounds=args.rounds, max_new_tokens=args.max_new_tokens,
     )
     spec = parse_spec(args.model) if args.model else resolve_default_spec()
     backend = load_backend(spec, device=args.device, progress=_say)

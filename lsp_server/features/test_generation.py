@@ -61,9 +61,12 @@ async def _generate(
     path = relative_path(ls, uri)
     settings = ls.settings.test_generation
     request = TestGenRequest(
-        root, path, document.source, position.line, test_files.read(root),
-        workspace_imports(root, path, document.source), top_directories(root),
-        settings.samples, settings.rounds, settings.max_new_tokens, settings.temperature,
+        root=root, path=path, text=document.source, line=position.line,
+        test_files=test_files.read(root),
+        module_files=workspace_imports(root, path, document.source),
+        directories=top_directories(root),
+        samples=settings.samples, rounds=settings.rounds,
+        max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
     )
     cancel = threading.Event()
     token = await _progress(ls, cancel)
