@@ -120,6 +120,14 @@ class RecordingBackend:
         )
         return self.last
 
+    def check_adapter(self, path: str) -> None:
+        """The wrapped backend's check."""
+        self.inner.check_adapter(path)
+
+    def close(self) -> None:
+        """Close the wrapped backend."""
+        self.inner.close()
+
 
 @dataclass
 class Score:

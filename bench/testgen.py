@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.ranking import DEFAULT_DATA, Case, label, load_cases
+from codegen.runtime.adapters import AdapterError
 from codegen.runtime.backends import Backend, OnTiming, Resume, Settled, load_backend
 from codegen.runtime.generate import OnText, SamplingParams
 from codegen.runtime.model import parse_spec
@@ -72,6 +73,13 @@ class PoolBackend:
     ) -> list[Generation]:
         """The pool, once."""
         return [Generation(self.answer, None, FinishReason.REPLAY)]
+
+    def check_adapter(self, path: str) -> None:
+        """A recorded pool has no model to adapt."""
+        raise AdapterError("the recorded test pool serves no LoRA adapters")
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def pool_answer(case: Case) -> str:

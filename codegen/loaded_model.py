@@ -185,6 +185,4 @@ def enabled_validators(
 
 def _close(backend: Backend) -> None:
     """Stop a backend's engine thread, if it has one."""
-    close = getattr(backend, "close", None)
-    if close is not None:
-        close()
+    backend.close()

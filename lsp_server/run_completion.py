@@ -77,12 +77,10 @@ def adapter_for(ls: CompletionServer, path: str) -> str:
     if not adapter:
         return ""
     backend = ls.service.backend
-    check = getattr(backend, "check_adapter", None)
-    if check is None:
-        ls.notify_once(f"vetted: {ls.service.description} serves no LoRA adapters")
+    if backend is None:
         return ""
     try:
-        check(adapter)
+        backend.check_adapter(adapter)
     except ModelError as exc:
         ls.notify_once(f"vetted: adapter not used: {exc}")
         return ""

@@ -78,6 +78,14 @@ class Backend(Protocol):
         """
         ...
 
+    def check_adapter(self, path: str) -> None:
+        """Raise `AdapterError` (a `ModelError`) unless the adapter at `path` can be served."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds (an engine thread); calling it twice is harmless."""
+        ...
+
 
 @dataclass(frozen=True)
 class Resume:
@@ -358,6 +366,13 @@ class ReplayBackend:
             if on_text is not None:
                 on_text(index, generation.text)
         return list(self.generations)
+
+    def check_adapter(self, path: str) -> None:
+        """Recorded outputs have no model to adapt."""
+        raise AdapterError(f"{self.description} serves no LoRA adapters")
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def load_backend(

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from codegen.runtime.adapters import AdapterError
 from codegen.runtime.generate import OnText, SamplingParams
 from codegen.runtime.model import ModelError
 from codegen.runtime.stopping import (
@@ -110,6 +111,13 @@ class RemoteBackend:
             ]
             results = [f.result() for f in futures]
         return [g for batch in results for g in batch]
+
+    def check_adapter(self, path: str) -> None:
+        """The server loads its own adapters (vLLM's `--lora-modules`); none are sent."""
+        raise AdapterError(f"{self.description} serves no LoRA adapters from the editor")
+
+    def close(self) -> None:
+        """Nothing to release: every request opens its own connection."""
 
     def _stream(
         self,

@@ -138,7 +138,7 @@ def _run(args: argparse.Namespace, lines: list[str], output: Path) -> int:
         return 130
     finally:
         close_validators(validators)
-        getattr(backend, "close", lambda: None)()
+        backend.close()
     if counts.total and not args.quiet:
         print(f"vetted: {counts.done} records ({counts.errors} errors, {counts.skipped} done "
               f"before) in {output}", file=sys.stderr)

@@ -13,7 +13,7 @@ from typing import Any
 from codegen.pipeline import Pipeline
 from codegen.positions import PositionError, offset_at, position_at
 from codegen.ranking import syntax_ok
-from codegen.runtime.model import ModelError, parse_spec, resolve_default_spec
+from codegen.runtime.model import parse_spec, resolve_default_spec
 from codegen.types import Candidate, CompletionRequest, CompletionResult
 from lsp_server.cli.output import say
 from prompts.templates import FimTemplate
@@ -46,10 +46,7 @@ def complete(args: argparse.Namespace) -> int:
     backend = load_backend(spec, device=args.device, dtype=args.dtype, progress=say,
                            runtime=RuntimeOptions(quantize=args.quantize))
     if args.adapter:
-        check = getattr(backend, "check_adapter", None)
-        if check is None:
-            raise ModelError(f"{backend.description} serves no LoRA adapters")
-        check(args.adapter)
+        backend.check_adapter(args.adapter)
     # A one-shot command has the time to let mypy's daemon start: a check it skipped while
     # starting would say nothing about the candidates.
     validators = create_validators(patient=True)
@@ -58,9 +55,7 @@ def complete(args: argparse.Namespace) -> int:
         result = pipeline.complete(request, threading.Event())
     finally:
         close_validators(validators)
-        close = getattr(backend, "close", None)
-        if close is not None:
-            close()
+        backend.close()
     if args.json:
         print(json.dumps(result_to_json(result)))
     else:

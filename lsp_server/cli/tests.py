@@ -81,7 +81,7 @@ def run(args: argparse.Namespace, project_root: Path) -> int:
         return 2
     finally:
         sandbox.close()
-        getattr(backend, "close", lambda: None)()
+        backend.close()
     assert result is not None
     written = _write(result, project_root, args.output)
     report = {**test_report(result), "written": written}
