@@ -38,14 +38,14 @@ SLEEPY = "import time\ntime.sleep({seconds})\ndef double(x):\n    return 2 * x\n
 
 @pytest.mark.usefixtures("needs_sandbox")
 def test_what_the_budget_cuts_is_not_run_never_failed() -> None:
-    # One slot, three programs of 0.4 s each, a 1 s budget: the third cannot finish in time.
-    job = Job(tuple(SLEEPY.format(seconds=0.4) for _ in range(3)),
+    # One slot, three programs of 0.8 s each, a 2 s budget: the third cannot finish in time.
+    job = Job(tuple(SLEEPY.format(seconds=0.8) for _ in range(3)),
               checks=("assert double(2) == 4",))
     with Sandbox(SandboxLimits(wall_seconds=30.0), slots=1) as sandbox:
-        outcome = execute(sandbox, job, budget=1.0)
+        outcome = execute(sandbox, job, budget=2.0)
     reports = outcome.reports
     assert reports[0].ran and reports[0].passed == 1, reports
-    assert all(r.passed == 1 or (not r.ran and "time budget (1 s) spent" in r.error)
+    assert all(r.passed == 1 or (not r.ran and "time budget (2 s) spent" in r.error)
                for r in reports), reports
     assert not reports[-1].ran, reports
 
