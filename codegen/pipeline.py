@@ -28,6 +28,17 @@ from validators.embedded import REQUEST_TESTS, WorkspaceTestFiles
 
 
 @dataclass(frozen=True)
+class Recording:
+    """One request's place in the type-through memory, passed between the stages."""
+
+    memory: TypeThrough
+    entry: Entry
+    """The request's own entry: its prompt, and what its generations stream into."""
+    continuation: Continuation | None
+    """An earlier suggestion the user typed into, which may answer this request."""
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """Everything one completion needs; the same object serves the LSP server and the CLI."""
 
@@ -107,7 +118,8 @@ class Pipeline:
         prompt = entry.prompt if continuation is None else None
         try:
             return self._complete(
-                request, prompt, context, cancel, on_text, (memory, entry, continuation), clock
+                request, prompt, context, cancel, on_text, Recording(memory, entry, continuation),
+                clock,
             )
         finally:
             memory.settle(entry)
@@ -119,14 +131,14 @@ class Pipeline:
         context: FilterContext,
         cancel: threading.Event,
         on_text: OnText | None,
-        through: tuple[TypeThrough, Entry, Continuation | None] | None,
+        through: Recording | None,
         clock: float,
     ) -> CompletionResult:
         started_generation = time.perf_counter()
         model_timing: list[Timing] = []
-        if through is not None and through[2] is not None:
+        if through is not None and through.continuation is not None:
             generations, source = self._continue(
-                through[2], through[0], through[1], request, context, cancel, model_timing.append
+                through, through.continuation, request, context, cancel, model_timing.append
             )
         else:
             generations = self._generate(
@@ -154,8 +166,8 @@ class Pipeline:
         discarded += rejected
         if through is not None:
             inserts = [c for c in shown if c.end == request.offset]
-            through[0].show(
-                through[1], [Generation(c.insert, c.logprob, c.finish_reason) for c in inserts]
+            through.memory.show(
+                through.entry, [Generation(c.insert, c.logprob, c.finish_reason) for c in inserts]
             )
         done = time.perf_counter()
         timings = Timings(
@@ -188,13 +200,13 @@ class Pipeline:
         cancel: threading.Event,
         on_text: OnText | None,
         on_timing: OnTiming,
-        through: tuple[TypeThrough, Entry, Continuation | None] | None,
+        through: Recording | None,
     ) -> list[Generation]:
         """Raw generations from the model, recorded for type-through when it is on."""
         params = SamplingParams(request.n, request.max_new_tokens, request.temperature)
         stream = on_text
         if through is not None:
-            memory, entry, _ = through
+            memory, entry = through.memory, through.entry
 
             def stream(index: int, text: str) -> None:
                 memory.stream(entry, index, text)
@@ -210,14 +222,13 @@ class Pipeline:
             )
         finally:
             if through is not None:
-                through[0].generated(through[1], found)
+                through.memory.generated(through.entry, found)
         return found
 
     def _continue(
         self,
+        through: Recording,
         continuation: Continuation,
-        memory: TypeThrough,
-        entry: Entry,
         request: CompletionRequest,
         context: FilterContext,
         cancel: threading.Event,
@@ -227,7 +238,7 @@ class Pipeline:
 
         Finished suggestions answer as they are; cancelled generations are resumed.
         """
-        typed = continuation.typed
+        memory, entry, typed = through.memory, through.entry, continuation.typed
         params = SamplingParams(request.n, request.max_new_tokens, request.temperature)
         resumed: list[Generation] = []
 
