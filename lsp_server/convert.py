@@ -84,16 +84,8 @@ def verdict_summary(candidate: Candidate) -> str:
 
 
 def verdicts_to_wire(candidate: Candidate) -> dict[str, dict[str, Any]]:
-    """Verdicts by check name, as clients receive them (camelCase)."""
-    table: dict[str, dict[str, Any]] = {}
-    for v in candidate.verdicts:
-        entry: dict[str, Any] = {"ok": v.ok, "ran": v.ran}
-        if v.reason or v.detail:
-            entry.update(reason=v.reason, detail=v.detail)
-        if v.total:
-            entry.update(passed=v.passed, total=v.total)
-        table[v.check] = entry
-    return table
+    """Verdicts by check name, as clients receive them (an empty reason and detail left out)."""
+    return {v.check: v.as_dict(full=False) for v in candidate.verdicts}
 
 
 def to_lsp_inline_item(

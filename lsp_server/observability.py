@@ -144,8 +144,7 @@ def _candidate(candidate: Candidate) -> dict[str, Any]:
         "raw": candidate.raw,
         "filters": list(candidate.applied),
         "logprob": candidate.logprob,
-        "verdicts": [{"check": v.check, "ok": v.ok, "ran": v.ran, "reason": v.reason,
-                      "detail": v.detail} for v in candidate.verdicts],
+        "verdicts": [{"check": v.check, **v.as_dict()} for v in candidate.verdicts],
         "why": "; ".join(v.reason for v in candidate.verdicts if not v.ok),
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,19 @@ class Verdict:
     """Checks that were run."""
     behaviour: tuple[str, ...] = ()
     """The candidate's values on the probe inputs, for execution agreement."""
+
+    def as_dict(self, *, full: bool = True) -> dict[str, Any]:
+        """The verdict as JSON, the one shape every output uses.
+
+        `ok`, `ran`, `reason`, `detail`, and `passed`/`total` for checks that count;
+        `full=False` (what editors receive) leaves out an empty reason and detail.
+        """
+        data: dict[str, Any] = {"ok": self.ok, "ran": self.ran}
+        if full or self.reason or self.detail:
+            data.update(reason=self.reason, detail=self.detail)
+        if self.total:
+            data.update(passed=self.passed, total=self.total)
+        return data
 
 
 class Validator(Protocol):

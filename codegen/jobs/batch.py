@@ -131,11 +131,7 @@ def result_record(raw_id: object, result: CompletionResult) -> dict[str, Any]:
 
 
 def _candidate(candidate: Candidate) -> dict[str, Any]:
-    verdicts = {
-        v.check: {"ok": v.ok, "ran": v.ran, "reason": v.reason}
-        | ({"passed": v.passed, "total": v.total} if v.total else {})
-        for v in candidate.verdicts
-    }
+    verdicts = {v.check: v.as_dict() for v in candidate.verdicts}
     return {"text": candidate.insert, "replaces": candidate.end, "logprob": candidate.logprob,
             "verdicts": verdicts}
 

@@ -179,7 +179,7 @@ def rank_pool(task: RankTask, pool: Sequence[Candidate], seconds: float = 0.0) -
     first = tie_key(ranked[0]) if ranked else None
     top = sorted(i for c in ranked if tie_key(c) == first for i in indices.get(c.insert, []))
     by_program = {c.insert: c.verdicts for c in pool}
-    table = [{v.check: _verdict_json(v) for v in by_program.get(p, ())} for p in programs]
+    table = [{v.check: v.as_dict(full=False) for v in by_program.get(p, ())} for p in programs]
     return RankedTask(task.task_id, order, top, table, seconds)
 
 
@@ -239,14 +239,4 @@ def _execution_verdicts(
         found.append(row)
     return found
 
-
-def _verdict_json(verdict: Verdict) -> dict[str, Any]:
-    data: dict[str, Any] = {"ok": verdict.ok, "ran": verdict.ran}
-    if verdict.reason:
-        data["reason"] = verdict.reason
-    if verdict.detail:
-        data["detail"] = verdict.detail
-    if verdict.total:
-        data["passed"], data["total"] = verdict.passed, verdict.total
-    return data
 

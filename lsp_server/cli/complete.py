@@ -116,13 +116,7 @@ def result_to_json(result: CompletionResult) -> dict[str, Any]:
 
 def verdicts_to_json(candidate: Candidate) -> dict[str, dict[str, Any]]:
     """Verdicts keyed by check name: passed or not, whether it ran, why, and counts."""
-    table: dict[str, dict[str, Any]] = {}
-    for v in candidate.verdicts:
-        entry: dict[str, Any] = {"ok": v.ok, "ran": v.ran, "reason": v.reason, "detail": v.detail}
-        if v.total:
-            entry.update(passed=v.passed, total=v.total)
-        table[v.check] = entry
-    return table
+    return {v.check: v.as_dict() for v in candidate.verdicts}
 
 
 def print_human(result: CompletionResult, model: str) -> None:

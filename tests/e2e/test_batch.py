@@ -62,7 +62,7 @@ def test_malformed_lines_become_error_records_and_every_id_comes_out_once(
     assert out[0]["completions"][0]["text"] == "return a - b"
     assert out[0]["completions"][0]["verdicts"]["syntax"]["ok"] is True
     tests = out[2]["completions"][0]["verdicts"]["tests"]
-    assert tests == {"ok": True, "ran": True, "reason": "", "passed": 1, "total": 1}
+    assert tests == {"ok": True, "ran": True, "reason": "", "detail": "", "passed": 1, "total": 1}
     assert "n must be an integer" in out[5]["error"]
     assert "not supported" in out[6]["error"]
 
