@@ -45,7 +45,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -66,12 +65,12 @@ from bench.fim_cases import (
 )
 from codegen.pipeline import Pipeline
 from codegen.postprocess.scope import is_single_line
-from codegen.runtime.backends import Backend, OnTiming, Resume, Settled, load_backend
-from codegen.runtime.generate import OnText, SamplingParams
+from codegen.runtime.backends import Backend, load_backend
+from codegen.runtime.call import GenerateCall
 from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest, ContextFile, Generation
 from lsp_server.config import Settings
-from prompts.templates import FimTemplate, Prompt, Tokenizer
+from prompts.templates import FimTemplate, Tokenizer
 from validators import DEFAULT_VALIDATORS, close_validators, create_validators
 
 NEUTRAL = ContextFile("README.md", "Small functions, one per file, each with its tests.\n")
@@ -93,31 +92,9 @@ class RecordingBackend:
         """The wrapped backend's tokenizer."""
         return self.inner.tokenizer
 
-    def generate(
-        self,
-        prompt: Prompt | None,
-        params: SamplingParams,
-        *,
-        single_line: bool,
-        cancel: threading.Event,
-        on_text: OnText | None = None,
-        settled: Settled | None = None,
-        resume: tuple[Resume, ...] = (),
-        on_timing: OnTiming | None = None,
-        adapter: str = "",
-    ) -> list[Generation]:
+    def generate(self, call: GenerateCall) -> list[Generation]:
         """Generate with the wrapped backend and record what it returned."""
-        self.last = self.inner.generate(
-            prompt,
-            params,
-            single_line=single_line,
-            cancel=cancel,
-            on_text=on_text,
-            settled=settled,
-            resume=resume,
-            on_timing=on_timing,
-            adapter=adapter,
-        )
+        self.last = self.inner.generate(call)
         return self.last
 
     def check_adapter(self, path: str) -> None:

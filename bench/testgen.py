@@ -35,12 +35,12 @@ from pathlib import Path
 
 from bench.ranking import DEFAULT_DATA, Case, label, load_cases
 from codegen.runtime.adapters import AdapterError
-from codegen.runtime.backends import Backend, OnTiming, Resume, Settled, load_backend
-from codegen.runtime.generate import OnText, SamplingParams
+from codegen.runtime.backends import Backend, load_backend
+from codegen.runtime.call import GenerateCall
 from codegen.runtime.model import parse_spec
 from codegen.testgen.generation import TestGenRequest, TestGenResult, generate_tests
 from codegen.types import FinishReason, Generation
-from prompts.templates import Prompt, Tokenizer
+from prompts.templates import Tokenizer
 from validators.execution import Job, execute
 from validators.sandbox import Sandbox, SandboxLimits
 from validators.testrun import CandidateTest, ModuleUnderTest, run_tests, sandbox_for
@@ -58,19 +58,7 @@ class PoolBackend:
         self.answer = answer
         self.description = "recorded CodeGen-16B test pool"
 
-    def generate(
-        self,
-        prompt: Prompt | None,
-        params: SamplingParams,
-        *,
-        single_line: bool,
-        cancel: threading.Event,
-        on_text: OnText | None = None,
-        settled: Settled | None = None,
-        resume: tuple[Resume, ...] = (),
-        on_timing: OnTiming | None = None,
-        adapter: str = "",
-    ) -> list[Generation]:
+    def generate(self, call: GenerateCall) -> list[Generation]:
         """The pool, once."""
         return [Generation(self.answer, None, FinishReason.REPLAY)]
 

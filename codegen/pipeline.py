@@ -14,7 +14,8 @@ from codegen.postprocess.base import Filter, FilterContext
 from codegen.postprocess.indentation import shift_to_block
 from codegen.postprocess.scope import completion_scope, detect_indent_unit, inserts_line_above
 from codegen.ranking import merge_identical, rank, syntax_ok
-from codegen.runtime.backends import Backend, OnTiming, Resume
+from codegen.runtime.backends import Backend
+from codegen.runtime.call import GenerateCall, OnTiming, Resume
 from codegen.runtime.generate import OnText, SamplingParams
 from codegen.runtime.sequences import Timing
 from codegen.types import Candidate, CompletionRequest, CompletionResult, Generation, Timings
@@ -215,11 +216,11 @@ class Pipeline:
 
         found: list[Generation] = []
         try:
-            found = self.backend.generate(
-                prompt, params, single_line=context.single_line, cancel=cancel,
-                on_text=stream, settled=settled_by(context, self.filters), on_timing=on_timing,
+            found = self.backend.generate(GenerateCall(
+                prompt, params, context.single_line, cancel, on_text=stream,
+                settled=settled_by(context, self.filters), on_timing=on_timing,
                 adapter=request.adapter,
-            )
+            ))
         finally:
             if through is not None:
                 through.memory.generated(through.entry, found)
@@ -247,17 +248,17 @@ class Pipeline:
 
         try:
             if continuation.resumable and continuation.entry.prompt is not None:
-                resumed = self.backend.generate(
+                resumed = self.backend.generate(GenerateCall(
                     continuation.entry.prompt,
                     params,
-                    single_line=context.single_line,
-                    cancel=cancel,
+                    context.single_line,
+                    cancel,
                     on_text=stream,
                     settled=settled_by(context, self.filters),
                     resume=tuple(Resume(g.token_ids, typed) for g in continuation.resumable),
                     on_timing=on_timing,
                     adapter=request.adapter,
-                )
+                ))
         finally:
             memory.generated(entry, [replace(g, text=typed + g.text) for g in resumed])
         answered = [replace(g, text=g.text[len(typed) :]) for g in continuation.finished]

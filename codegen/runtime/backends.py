@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from codegen.runtime.adapters import AdapterError, read_adapter
+from codegen.runtime.call import GenerateCall as GenerateCall
+from codegen.runtime.call import OnTiming as OnTiming
+from codegen.runtime.call import Resume as Resume
+from codegen.runtime.call import Settled as Settled
 from codegen.runtime.compute import on_compute
 from codegen.runtime.engine import Engine
 from codegen.runtime.forward import UnsupportedModel
@@ -25,7 +29,6 @@ from codegen.runtime.placement import (
     resolve_quantize,
 )
 from codegen.runtime.remote import RemoteBackend, RemoteOptions
-from codegen.runtime.sequences import Timing
 from codegen.runtime.stopping import (
     SkipTyped,
     StopAtNewline,
@@ -40,10 +43,6 @@ from prompts.templates import STOP_TOKEN_IDS, Prompt, Tokenizer, check_special_t
 logger = logging.getLogger(__name__)
 
 
-Settled = Callable[[str], bool]
-"""Tells whether post-processing has cut the last finished line of a candidate's text."""
-
-
 class Backend(Protocol):
     """Produces raw candidate text for a prompt."""
 
@@ -55,27 +54,8 @@ class Backend(Protocol):
         """The model's tokenizer; None when the backend needs no prompt (replay)."""
         ...
 
-    def generate(
-        self,
-        prompt: Prompt | None,
-        params: SamplingParams,
-        *,
-        single_line: bool,
-        cancel: threading.Event,
-        on_text: OnText | None = None,
-        settled: Settled | None = None,
-        resume: tuple[Resume, ...] = (),
-        on_timing: OnTiming | None = None,
-        adapter: str = "",
-    ) -> list[Generation]:
-        """Return `params.n` raw generations (replay returns its recorded ones).
-
-        `settled` tells, from a candidate's text so far, that post-processing has already
-        cut its last finished line; a backend may stop that candidate there. `resume`
-        continues earlier cancelled sequences of the same prompt instead (one generation
-        each; backends without a model ignore it). `on_timing` receives where the model's
-        time went. `adapter` names a LoRA adapter folder to generate with ("" = none).
-        """
+    def generate(self, call: GenerateCall) -> list[Generation]:
+        """Return `call.params.n` raw generations (replay returns its recorded ones)."""
         ...
 
     def check_adapter(self, path: str) -> None:
@@ -87,17 +67,6 @@ class Backend(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Resume:
-    """Continue one earlier, cancelled sequence of the same prompt (type-through)."""
-
-    token_ids: tuple[int, ...]
-    """What that sequence had generated."""
-    typed: str
-    """Text the user typed since; generations are returned without it."""
-
-
-OnTiming = Callable[[Timing], None]
 
 
 @dataclass(frozen=True)
@@ -226,24 +195,15 @@ class TorchBackend:
             raise
         self._checked[path] = (stamp, "")
 
-    def generate(
-        self,
-        prompt: Prompt | None,
-        params: SamplingParams,
-        *,
-        single_line: bool,
-        cancel: threading.Event,
-        on_text: OnText | None = None,
-        settled: Settled | None = None,
-        resume: tuple[Resume, ...] = (),
-        on_timing: OnTiming | None = None,
-        adapter: str = "",
-    ) -> list[Generation]:
+    def generate(self, call: GenerateCall) -> list[Generation]:
         """Generate from the prompt ids, sharing decode steps with other requests.
 
         With `resume`, continue those sequences instead (one generation each), as if the
         text they had written, less what the user typed, were all that was shown.
         """
+        prompt, params, cancel = call.prompt, call.params, call.cancel
+        single_line, on_text, settled = call.single_line, call.on_text, call.settled
+        resume, on_timing, adapter = call.resume, call.on_timing, call.adapter
         assert prompt is not None
         if cancel.is_set():
             return []
@@ -346,25 +306,13 @@ class ReplayBackend:
                 Generation(text, None if logprob is None else float(logprob), FinishReason.REPLAY)
             )
 
-    def generate(
-        self,
-        prompt: Prompt | None,
-        params: SamplingParams,
-        *,
-        single_line: bool,
-        cancel: threading.Event,
-        on_text: OnText | None = None,
-        settled: Settled | None = None,
-        resume: tuple[Resume, ...] = (),
-        on_timing: OnTiming | None = None,
-        adapter: str = "",
-    ) -> list[Generation]:
+    def generate(self, call: GenerateCall) -> list[Generation]:
         """Return the recorded outputs, streaming each whole."""
-        if cancel.is_set():
+        if call.cancel.is_set():
             return []
         for index, generation in enumerate(self.generations):
-            if on_text is not None:
-                on_text(index, generation.text)
+            if call.on_text is not None:
+                call.on_text(index, generation.text)
         return list(self.generations)
 
     def check_adapter(self, path: str) -> None:

@@ -25,12 +25,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from codegen.runtime.adapters import AdapterError
+from codegen.runtime.call import GenerateCall
 from codegen.runtime.generate import OnText, SamplingParams
 from codegen.runtime.model import ModelError
 from codegen.runtime.stopping import (
@@ -79,20 +79,13 @@ class RemoteBackend:
         tokenizer: Tokenizer = self._tokenizer
         return tokenizer
 
-    def generate(
-        self,
-        prompt: Prompt | None,
-        params: SamplingParams,
-        *,
-        single_line: bool,
-        cancel: threading.Event,
-        on_text: OnText | None = None,
-        settled: Callable[[str], bool] | None = None,
-        resume: tuple[Any, ...] = (),
-        on_timing: Callable[[Any], None] | None = None,
-        adapter: str = "",
-    ) -> list[Generation]:
-        """The greedy alternative and the sampled ones, each stream stopped by the rules."""
+    def generate(self, call: GenerateCall) -> list[Generation]:
+        """The greedy alternative and the sampled ones, each stream stopped by the rules.
+
+        The server reads the prompt itself: resumes, timings and adapters do not apply.
+        """
+        prompt, params, cancel, settled = call.prompt, call.params, call.cancel, call.settled
+        single_line, on_text = call.single_line, call.on_text
         assert prompt is not None
         checks: list[StopCheck] = [StopOnEvent(cancel)]
         if single_line:

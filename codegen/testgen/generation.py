@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from codegen.runtime.backends import Backend
+from codegen.runtime.call import GenerateCall
 from codegen.runtime.generate import SamplingParams
 from codegen.testgen.testfile import TestFile, choose_test_file, existing_test_names
 from prompts.context import Example, FunctionContext, function_context, normal_source
@@ -203,7 +204,7 @@ def generate_tests(
         prompt = render_test_prompt(tokenizer, task, request.path) if tokenizer else None
         params = SamplingParams(n=request.samples, max_new_tokens=request.max_new_tokens,
                                 temperature=request.temperature)
-        answers = backend.generate(prompt, params, single_line=False, cancel=cancel)
+        answers = backend.generate(GenerateCall(prompt, params, False, cancel))
         if cancel.is_set():
             return None
         fresh = selection.new_candidates([t for a in answers for t in parse_tests(a.text)])

@@ -14,6 +14,7 @@ import pytest
 
 from codegen.pipeline import Pipeline
 from codegen.runtime.backends import HFTokenizer, load_backend
+from codegen.runtime.call import GenerateCall
 from codegen.runtime.generate import SamplingParams
 from codegen.runtime.model import parse_spec
 from codegen.runtime.remote import EndpointError, RemoteBackend, RemoteOptions
@@ -134,8 +135,8 @@ def test_the_first_alternative_is_greedy_the_rest_sampled(
     fake.answers = ["x = 1\n", "x = 2\n"]
     remote = backend(endpoint, qwen_tokenizer)
     prompt = FimTemplate().render(qwen_tokenizer, "x = ", "\n")
-    found = remote.generate(prompt, SamplingParams(n=3, max_new_tokens=8), single_line=True,
-                            cancel=threading.Event())
+    found = remote.generate(GenerateCall(prompt, SamplingParams(n=3, max_new_tokens=8), True,
+                                         threading.Event()))
     assert len(found) == 3
     temperatures = sorted((r["n"], r["temperature"]) for r in fake.requests)
     assert temperatures == [(1, 0.0), (2, 0.8)]
@@ -147,8 +148,8 @@ def test_server_errors_are_retried(endpoint: str, fake: Fake, qwen_tokenizer: HF
     remote = backend(endpoint, qwen_tokenizer, retries=2)
     fake.fail_first = 2
     prompt = FimTemplate().render(qwen_tokenizer, "x = ", "\n")
-    [generation] = remote.generate(prompt, SamplingParams(), single_line=False,
-                                   cancel=threading.Event())
+    [generation] = remote.generate(GenerateCall(prompt, SamplingParams(), False,
+                                                threading.Event()))
     assert generation.text == "return a + b\n" and len(fake.requests) == 3
 
 
@@ -159,7 +160,7 @@ def test_a_refused_request_is_a_clear_error(
     fake.status = 401
     prompt = FimTemplate().render(qwen_tokenizer, "x = ", "\n")
     with pytest.raises(EndpointError, match="refused the request: HTTP 401.*bad api key"):
-        remote.generate(prompt, SamplingParams(), single_line=False, cancel=threading.Event())
+        remote.generate(GenerateCall(prompt, SamplingParams(), False, threading.Event()))
     assert len(fake.requests) == 1  # a 4xx is not retried
 
 
@@ -177,10 +178,10 @@ def test_cancelling_closes_the_stream(
     cancel = threading.Event()
     prompt = FimTemplate().render(qwen_tokenizer, "x = ", "\n")
     started = time.monotonic()
-    [generation] = remote.generate(
-        prompt, SamplingParams(max_new_tokens=4000), single_line=False, cancel=cancel,
+    [generation] = remote.generate(GenerateCall(
+        prompt, SamplingParams(max_new_tokens=4000), False, cancel,
         on_text=lambda index, text: cancel.set() if len(text) > 30 else None,
-    )
+    ))
     assert generation.finish_reason is FinishReason.CANCELLED
     assert time.monotonic() - started < 5  # far less than the 10 s the whole answer takes
     assert fake.disconnected.wait(5)  # the server saw the client go
