@@ -67,6 +67,7 @@ from codegen.pipeline import Pipeline
 from codegen.postprocess.scope import is_single_line
 from codegen.runtime.backends import Backend, load_backend
 from codegen.runtime.call import GenerateCall
+from codegen.runtime.engine import Engine
 from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest, ContextFile, Generation
 from lsp_server.config import Settings
@@ -96,6 +97,11 @@ class RecordingBackend:
         """Generate with the wrapped backend and record what it returned."""
         self.last = self.inner.generate(call)
         return self.last
+
+    @property
+    def engine(self) -> Engine | None:
+        """The wrapped backend's engine."""
+        return self.inner.engine
 
     def check_adapter(self, path: str) -> None:
         """The wrapped backend's check."""

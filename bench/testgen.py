@@ -37,6 +37,7 @@ from bench.ranking import DEFAULT_DATA, Case, label, load_cases
 from codegen.runtime.adapters import AdapterError
 from codegen.runtime.backends import Backend, load_backend
 from codegen.runtime.call import GenerateCall
+from codegen.runtime.engine import Engine
 from codegen.runtime.model import parse_spec
 from codegen.testgen.generation import TestGenRequest, TestGenResult, generate_tests
 from codegen.types import FinishReason, Generation
@@ -52,6 +53,7 @@ class PoolBackend:
     """Answers every request with one fixed text: the recorded tests as one answer."""
 
     tokenizer: Tokenizer | None = None
+    engine: Engine | None = None
 
     def __init__(self, answer: str) -> None:
         """Hold the answer."""

@@ -123,9 +123,8 @@ class CompletionService:
         """What the engines did so far: batching, prefix reuse, speculation, type-through."""
         engines = {}
         for role, backend in (("main", self.backend), ("automatic", self.automatic_backend)):
-            engine = getattr(backend, "engine", None)
-            if engine is not None:
-                engines[role] = engine.status()
+            if backend is not None and backend.engine is not None:
+                engines[role] = backend.engine.status()
         memory = self.typethrough
         return {
             "engines": engines,

@@ -166,10 +166,8 @@ class Pipeline:
         shown, rejected = select_shown(vetted)
         discarded += rejected
         if through is not None:
-            inserts = [c for c in shown if c.end == request.offset]
-            through.memory.show(
-                through.entry, [Generation(c.insert, c.logprob, c.finish_reason) for c in inserts]
-            )
+            # Only pure insertions can be typed into; the memory keeps them as the user sees them.
+            through.memory.show(through.entry, [c for c in shown if c.end == request.offset])
         done = time.perf_counter()
         timings = Timings(
             prompt=started_generation - clock,

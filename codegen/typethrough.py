@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from codegen.types import CompletionRequest, FinishReason, Generation
+from codegen.types import Candidate, CompletionRequest, FinishReason, Generation
 from prompts.templates import Prompt
 
 MAX_TYPED = 80
@@ -143,10 +143,10 @@ class TypeThrough:
         """Record how the generations ended (texts relative to the base)."""
         entry.generations = tuple(generations)
 
-    def show(self, entry: Entry, shown: Sequence[Generation]) -> None:
-        """Record what was shown, texts relative to this request's cursor."""
-        entry.shown = tuple(Generation(entry.typed + g.text, g.logprob, g.finish_reason)
-                            for g in shown)
+    def show(self, entry: Entry, shown: Sequence[Candidate]) -> None:
+        """Record the suggestions shown at this request's cursor, as the user will type them."""
+        entry.shown = tuple(Generation(entry.typed + c.insert, c.logprob, c.finish_reason)
+                            for c in shown)
 
     def settle(self, entry: Entry) -> None:
         """The request is over: whoever waits for it may go on."""

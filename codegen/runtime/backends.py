@@ -58,6 +58,11 @@ class Backend(Protocol):
         """Return `call.params.n` raw generations (replay returns its recorded ones)."""
         ...
 
+    @property
+    def engine(self) -> Engine | None:
+        """The engine that batches this model's requests; None without a local model."""
+        ...
+
     def check_adapter(self, path: str) -> None:
         """Raise `AdapterError` (a `ModelError`) unless the adapter at `path` can be served."""
         ...
@@ -284,6 +289,7 @@ class ReplayBackend:
     """Returns recorded raw outputs as the candidates of every request."""
 
     tokenizer: None = None
+    engine: Engine | None = None
 
     def __init__(self, path: Path) -> None:
         """Read `{"text": str, "logprob": float?}` lines; raise `ModelError` on a bad file."""

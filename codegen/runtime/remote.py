@@ -105,6 +105,11 @@ class RemoteBackend:
             results = [f.result() for f in futures]
         return [g for batch in results for g in batch]
 
+    @property
+    def engine(self) -> None:
+        """The server batches its requests itself."""
+        return None
+
     def check_adapter(self, path: str) -> None:
         """The server loads its own adapters (vLLM's `--lora-modules`); none are sent."""
         raise AdapterError(f"{self.description} serves no LoRA adapters from the editor")

@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace, lines: list[str], output: Path) -> int:
 def _workers(args: argparse.Namespace, backend: Backend) -> int:
     if args.workers:
         return int(args.workers)
-    engine = getattr(backend, "engine", None)
+    engine = backend.engine
     slots = int(engine.cache.slots) if engine is not None else 4
     n: int = args.n
     return max(1, slots // max(n, 1))
