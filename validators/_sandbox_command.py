@@ -255,11 +255,9 @@ def interpreter_prefixes(python: str, layout: Layout) -> tuple[str, ...] | str:
     Answers why not when the interpreter cannot tell them.
     """
     system = [path for path, target in layout.system if not target]
-    real = os.path.realpath(python)
-    if any(Path(real).is_relative_to(path) for path in system) and not Path(python).parent.joinpath(
-        "../pyvenv.cfg"
-    ).exists():
-        return ()
+    in_venv = (Path(python).parent.parent / "pyvenv.cfg").exists()
+    if not in_venv and any(Path(os.path.realpath(python)).is_relative_to(p) for p in system):
+        return ()  # a system interpreter: everything it needs is bound already
     try:
         found = subprocess.run(
             [python, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],

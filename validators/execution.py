@@ -7,8 +7,8 @@ child to run it. What comes back is, per program, whether it loaded, the canonic
 every probe (its behaviour, for execution agreement) and whether every check passed.
 
 A program that stops its run (kills the runner, exhausts the run's processes or memory) gets
-the failure itself; no other program's verdict depends on what it did. A sandbox start costs
-about 15 ms here (bench: `python -m bench.sandbox`), so one run per program is cheap.
+the failure itself; no other program's verdict depends on what it did. What a run of its own
+costs per candidate is measured by `python -m bench.sandbox` (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -136,9 +136,9 @@ def execute(
 
 def _report_of(result: RunResult) -> Report:
     """The runner's report of one run, or the run's own end when the runner gave none."""
-    reports = _parse(result.stdout, 1)
-    if reports:
-        return reports[0]
+    report = _parse(result.stdout)
+    if report is not None:
+        return report
     if result.outcome is SandboxOutcome.UNAVAILABLE:
         return Report(False, result.reason, ran=False)
     why = result.reason or "the runner stopped early"
@@ -157,19 +157,15 @@ def _run_of(job: Job, program: str, own_seconds: float | None = None) -> Program
     )
 
 
-def _parse(stdout: str, expected: int) -> list[Report]:
-    """Read the runner's report lines, in order, up to the first malformed one."""
-    reports: list[Report] = []
-    for line in stdout.splitlines()[:expected]:
-        try:
-            data = json.loads(line)
-            report = Report(
-                bool(data["loaded"]),
-                str(data["error"]),
-                tuple(str(p) for p in data["probes"]),
-                tuple(None if c is None else bool(c) for c in data["checks"]),
-            )
-        except (ValueError, KeyError, TypeError):
-            break
-        reports.append(report)
-    return reports
+def _parse(stdout: str) -> Report | None:
+    """The runner's report line (the first line of its output), or None when malformed."""
+    try:
+        data = json.loads(stdout.split("\n", 1)[0])
+        return Report(
+            bool(data["loaded"]),
+            str(data["error"]),
+            tuple(str(p) for p in data["probes"]),
+            tuple(None if c is None else bool(c) for c in data["checks"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None

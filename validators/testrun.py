@@ -20,7 +20,6 @@ import logging
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -186,20 +185,12 @@ def sandbox_for(limits: SandboxLimits | None = None, python: str = "") -> Sandbo
     limits = limits or SandboxLimits(wall_seconds=300.0)
     if not python:
         return Sandbox(limits, ro_mounts=library_mounts())
-    return Sandbox(limits, python=python, ro_binds=interpreter_dirs(python),
-                   ro_mounts=library_mounts())
-
-
-def interpreter_dirs(python: str) -> tuple[str, ...]:
-    """The folders an interpreter needs (its environment and its base installation)."""
-    try:
-        found = subprocess.run(
-            [python, "-I", "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
-            capture_output=True, text=True, timeout=30, check=True,
-        ).stdout.split()
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise SandboxUnavailable(f"cannot run the test interpreter {python}: {exc}") from exc
-    return tuple(dict.fromkeys([*found, str(Path(python).absolute().parent)]))
+    # The sandbox binds the interpreter's own folders itself; its probe says what is wrong.
+    sandbox = Sandbox(limits, python=python, ro_mounts=library_mounts())
+    reason = sandbox.probe()
+    if reason is not None and reason.startswith(f"sandbox python {python}"):
+        raise SandboxUnavailable(f"cannot run the test interpreter {python}: {reason}")
+    return sandbox
 
 
 def run_tests(
