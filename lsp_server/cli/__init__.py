@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -139,3 +140,28 @@ def main(argv: list[str] | None = None) -> None:
     except ModelError as exc:
         print(f"vetted: {exc}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before a command set its own handler
+        print("\nvetted: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except OSError as exc:  # a full disk, a closed pipe, a folder that vanished
+        logger.debug("command failed", exc_info=True)
+        _quiet_stdout()
+        print(f"vetted: {_os_error(exc)}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an operating-system error: what failed, on which file."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    name = exc.filename if exc.filename is not None else None
+    return f"{what}: {name}" if name is not None else what
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so flushing it at exit cannot raise a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -156,3 +156,18 @@ def test_rank_never_lets_a_hostile_candidate_pass_or_harm_its_neighbours(
         assert [t["ok"] for t in tests] == [i != bad for i in range(4)], (where, tests)
         assert all(t["ran"] for t in tests), (where, tests)
         assert record["ranking"][-1] == bad and bad not in record["top"], where
+
+
+def test_a_full_disk_is_one_line_and_status_1(tmp_path: Path, replay_file: Path) -> None:
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    (tmp_path / "in.jsonl").write_text('{"task_id": "t", "prompt": "", "candidates": []}\n')
+    proc = run("rank", str(tmp_path / "in.jsonl"), "-o", "/dev/full", "--quiet")
+    assert (proc.returncode, proc.stderr) == (1, "vetted: No space left on device\n")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*VETTED, "complete", str(path_for("arith.py")), "--line", "2", "--character", "4",
+             "--model", f"replay:{replay_file}", "--json"],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[-1] == "vetted: No space left on device", proc.stderr
+    assert "Traceback" not in proc.stderr
