@@ -36,6 +36,10 @@ class GenerateCall:
     adapter: str = ""
     """A LoRA adapter folder to generate with ("" = none)."""
 
+    def __post_init__(self) -> None:
+        """Refuse sampling parameters no backend can honour (`SamplingParams.check`)."""
+        self.params.check()
+
 
 @dataclass(frozen=True)
 class Resume:

@@ -35,7 +35,15 @@ from codegen.runtime.forward import SlotModel
 from codegen.runtime.generate import OnText, SamplingParams
 from codegen.runtime.graphs import Graphs
 from codegen.runtime.kv import PrefixCache, SlotCache
-from codegen.runtime.sequences import Fill, Job, Seq, Stats, Ticket, Timing, sample_tokens
+from codegen.runtime.sequences import (
+    Fill,
+    Job,
+    Seq,
+    Stats,
+    Ticket,
+    engine_status,
+    sample_tokens,
+)
 from codegen.runtime.speculative import Draft, SpeculationGate, speculate_round
 from codegen.runtime.stopping import StopCheck, first_reason
 from codegen.runtime.types import FinishReason, Generation
@@ -144,6 +152,7 @@ class Engine:
         """
         if not ids:
             raise ValueError("empty prompt")
+        params.check()
         if params.n > self.cache.slots:
             raise ValueError(f"{params.n} alternatives exceed the engine's {self.cache.slots}")
         if resumed and params.n != 1:
@@ -160,36 +169,7 @@ class Engine:
 
     def status(self) -> dict[str, Any]:
         """Counters for `vetted/status`: queue, batch, prefix reuse, speculation, graphs."""
-        stats = self.stats
-        prefixes = self.prefixes
-        lookups = prefixes.hits + prefixes.misses
-        return {
-            "device": str(self.device),
-            "slots": self.cache.slots,
-            "live": len(self._live),
-            "queued": len(self._pending),
-            "prefilling": len(self._filling),
-            "decodeSteps": stats.decode_steps,
-            "maxBatch": stats.max_batch,
-            "meanBatch": round(stats.batched_sequences / stats.decode_steps, 2)
-            if stats.decode_steps else 0.0,
-            "promptTokens": stats.prompt_tokens,
-            "prefilledTokens": stats.prefilled_tokens,
-            "prefixHitRate": round(prefixes.hits / lookups, 3) if lookups else 0.0,
-            "prefixCacheMb": round(prefixes.nbytes / 2**20, 1),
-            "speculativeRounds": stats.speculative_rounds,
-            "tokensPerRound": round(stats.speculative_tokens / stats.speculative_rounds, 2)
-            if stats.speculative_rounds else 0.0,
-            "quantization": self.forward.quantization,
-            "compiled": self.graphs is not None and self.graphs.enabled,
-            "compiledShapes": [list(shape) for shape in self.graphs.shapes]
-            if self.graphs is not None else [],
-            "compiledSteps": self.graphs.calls if self.graphs is not None else 0,
-            "compileError": self.graphs.error if self.graphs is not None else "",
-            "adapters": self.adapters.loaded,
-            "failures": stats.failures,
-            "outOfMemory": stats.out_of_memory,
-        }
+        return engine_status(self)
 
     @property
     def live(self) -> int:
@@ -200,6 +180,11 @@ class Engine:
     def queued(self) -> int:
         """Requests waiting for slots."""
         return len(self._pending)
+
+    @property
+    def prefilling(self) -> int:
+        """Requests whose prompt is being read."""
+        return len(self._filling)
 
     def close(self) -> None:
         """Stop taking turns; queued and running requests end as cancelled."""
@@ -306,13 +291,8 @@ class Engine:
             key = job.cache_key if not job.resumed else f"{job.cache_key}#resumed"
             namespace = self.adapters.version(job.adapter_slot)
             self.prefixes.store(key, full, self.cache.save(first, len(full)), namespace)
-        n = job.params.n
         job.generator = torch.Generator(device=self.device).manual_seed(job.params.seed)
-        temperatures = [job.params.sample_temperature] * n
-        if job.params.temperature == 0:
-            temperatures[0] = 0.0
-        else:
-            temperatures = [job.params.temperature] * n
+        temperatures = job.params.temperatures()
         assert fill.logits is not None
         for index, slot in enumerate(fill.slots):
             if slot != first:
@@ -344,7 +324,10 @@ class Engine:
     # --- decoding --------------------------------------------------------------------------
 
     def _step(self) -> None:
-        """Sample a token for every live sequence, retire the finished, decode the rest."""
+        """Sample a token for every live sequence, retire the finished, decode the rest.
+
+        A request whose sampling or stop checks raise fails alone; its neighbours go on.
+        """
         stats = self.stats
         stats.most_chunks_between_steps = max(
             stats.most_chunks_between_steps, self._chunks_since_step
@@ -353,17 +336,43 @@ class Engine:
         if self.draft is not None and self._speculate():
             return
         started = time.perf_counter()
-        tokens, logprobs = sample_tokens(self._live, self.device)
-        still = [
-            seq for seq, token, lp in zip(self._live, tokens, logprobs, strict=True)
-            if self._advance(seq, token, lp)
-        ]
-        self._retire([s for s in self._live if s not in still])
-        self._live = still
+        live = self._live
+        tokens, logprobs, failed = sample_tokens(live, self.device)
+        going: list[Seq] = []
+        done: list[Seq] = []
+        for seq, token, lp in zip(live, tokens, logprobs, strict=True):
+            if any(seq.job is job for job, _ in failed):
+                continue
+            try:
+                (going if self._advance(seq, token, lp) else done).append(seq)
+            except Exception as error:  # noqa: BLE001 - a stop check or callback of one request
+                failed.append((seq.job, error))
+        for job, reason in failed:
+            self._failed("sampling", reason, [job])  # frees the slots of its sequences
+        bad = {id(job) for job, _ in failed}
+        self._retire([s for s in done if id(s.job) not in bad])
+        still = self._live = [s for s in going if id(s.job) not in bad]
         if still:
-            self._decode(still)
+            self._decode_apart(still)
             if len(still) == 1:
                 self.gate.record_plain(time.perf_counter() - started)
+
+    def _decode_apart(self, seqs: Sequence[Seq]) -> None:
+        """Decode one step; if it fails for several requests, fail only those failing alone."""
+        jobs = {id(s.job): s.job for s in seqs}
+        try:
+            self._decode(seqs)
+            return
+        except Exception as exc:
+            if len(jobs) == 1:
+                raise
+            logger.warning("a decode step of %d requests failed (%s); retrying each alone",
+                           len(jobs), exc)  # writing the same keys and values again is harmless
+        for job in jobs.values():
+            try:
+                self._decode([s for s in seqs if s.job is job])
+            except Exception as exc:  # noqa: BLE001 - fail this request, not its neighbours
+                self._failed("decode step", exc, [job])
 
     def _advance(self, seq: Seq, token: int, logprob: float) -> bool:
         """Add a sampled token to a sequence; return whether it goes on."""
@@ -446,17 +455,7 @@ class Engine:
 
     def _complete(self, job: Job, results: list[Generation]) -> None:
         self._release(job)
-        now = time.perf_counter()
-        timing = Timing(
-            queued=(job.admitted or now) - job.submitted,
-            prefill=(job.prefilled or now) - (job.admitted or now),
-            first_token=(job.first_token or now) - job.submitted,
-            total=now - job.submitted,
-            reused_tokens=job.reused,
-            prefilled_tokens=len(job.ids) + len(job.resumed) - job.reused,
-            generated_tokens=max((g.tokens for g in results), default=0),
-        )
-        job.timing = timing
+        job.timing = job.measure(results)
         if not job.future.done():
             job.future.set_result(results)
 

@@ -5,6 +5,7 @@ Shapes are written as comments: B candidates, T prompt tokens, V vocabulary.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,28 @@ class SamplingParams:
     sample_temperature: float = 0.8
     top_p: float = 0.95
     seed: int = 0
+
+    def temperatures(self) -> list[float]:
+        """Each alternative's temperature: the first one greedy when `temperature` is 0."""
+        if self.temperature != 0:
+            return [self.temperature] * self.n
+        return [0.0] + [self.sample_temperature] * (self.n - 1)
+
+    def check(self) -> None:
+        """Raise `ValueError` naming the first field no generation can use (NaN, 0 tokens…)."""
+        for name in ("n", "max_new_tokens"):
+            count = getattr(self, name)
+            if not isinstance(count, int) or count < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, not {count!r}")
+        for name in ("temperature", "sample_temperature"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, not {value!r}")
+        top_p = self.top_p
+        if not isinstance(top_p, int | float) or not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], not {top_p!r}")
+        if not isinstance(self.seed, int):
+            raise ValueError(f"seed must be a whole number, not {self.seed!r}")
 
 
 def prefill(model: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, object]:
@@ -81,11 +104,7 @@ def generate(
     if n > 1:
         cache.batch_repeat_interleave(n)  # type: ignore[attr-defined]
         logits = logits.expand(n, -1)  # [B, V]
-    temps = torch.full((n,), params.sample_temperature, device=device)
-    if params.temperature == 0:
-        temps[0] = 0.0
-    else:
-        temps[:] = params.temperature
+    temps = torch.tensor(params.temperatures(), device=device)  # [B]
     generator = torch.Generator(device=device).manual_seed(params.seed)
 
     generated: list[list[int]] = [[] for _ in range(n)]

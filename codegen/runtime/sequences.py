@@ -7,12 +7,16 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from codegen.runtime.generate import OnText, SamplingParams, sample
 from codegen.runtime.stopping import StopCheck
 from codegen.runtime.types import Generation
+
+if TYPE_CHECKING:
+    from codegen.runtime.engine import Engine
 
 
 @dataclass
@@ -83,6 +87,19 @@ class Job:
     reused: int = 0
     timing: Timing | None = None
 
+    def measure(self, results: Sequence[Generation]) -> Timing:
+        """Where this request's time went, now that it ends with `results`."""
+        now = time.perf_counter()
+        return Timing(
+            queued=(self.admitted or now) - self.submitted,
+            prefill=(self.prefilled or now) - (self.admitted or now),
+            first_token=(self.first_token or now) - self.submitted,
+            total=now - self.submitted,
+            reused_tokens=self.reused,
+            prefilled_tokens=len(self.ids) + len(self.resumed) - self.reused,
+            generated_tokens=max((g.tokens for g in results), default=0),
+        )
+
 
 @dataclass
 class Seq:
@@ -119,26 +136,47 @@ class Fill:
     logits: torch.Tensor | None = None  # [V] after the last token read
 
 
-def sample_tokens(seqs: Sequence[Seq], device: torch.device) -> tuple[list[int], list[float]]:
-    """One token per sequence and its log-probability; each request's own seeded generator."""
+class NonFiniteLogits(FloatingPointError):
+    """The model's next-token scores for a request hold NaN or infinity (a damaged adapter?)."""
+
+
+def sample_tokens(
+    seqs: Sequence[Seq], device: torch.device
+) -> tuple[list[int], list[float], list[tuple[Job, Exception]]]:
+    """One token per sequence and its log-probability; each request's own seeded generator.
+
+    A request whose scores are not finite, or whose sampling raises, is returned with the
+    error instead (its rows' tokens mean nothing): it fails alone, its neighbours go on.
+    """
     logits = torch.stack([seq.logits for seq in seqs if seq.logits is not None])  # [B, V]
     assert logits.shape[0] == len(seqs)
     picked = logits.argmax(dim=-1)  # [B]: every greedy row at once
+    # The row maximum is NaN when any score is, and not finite when all are -inf or one +inf.
+    broken = (~torch.isfinite(logits.amax(dim=-1))).tolist()  # [B]
     groups: dict[int, list[int]] = {}
     for i, seq in enumerate(seqs):
         groups.setdefault(id(seq.job), []).append(i)
+    failed: list[tuple[Job, Exception]] = []
     for rows in groups.values():
+        job = seqs[rows[0]].job
+        if any(broken[i] for i in rows):
+            failed.append((job, NonFiniteLogits(
+                "the model's scores for this request are NaN or infinite (an adapter with "
+                "damaged weights?)")))
+            continue
         if all(seqs[i].temperature == 0 for i in rows):
             continue
         # A request's rows are sampled together, greedy ones included, so its random
         # stream is the same whatever else shares the batch.
-        job = seqs[rows[0]].job
         assert job.generator is not None
         index = torch.tensor(rows, device=device)
         temps = torch.tensor([seqs[i].temperature for i in rows], device=device)
-        picked[index] = sample(logits[index], temps, job.params.top_p, job.generator)
+        try:
+            picked[index] = sample(logits[index], temps, job.params.top_p, job.generator)
+        except Exception as exc:  # noqa: BLE001 - this request fails, not the batch
+            failed.append((job, exc))
     chosen = torch.log_softmax(logits, dim=-1).gather(-1, picked[:, None])[:, 0]
-    return picked.tolist(), chosen.tolist()
+    return picked.tolist(), chosen.tolist(), failed
 
 
 class Ticket:
@@ -160,3 +198,37 @@ class Ticket:
     def timing(self) -> Timing | None:
         """Queue, prefill and first-token times; None until finished."""
         return self._job.timing
+
+
+def engine_status(engine: Engine) -> dict[str, Any]:
+    """An engine's counters for `vetted/status`: queue, batch, prefix reuse, speculation."""
+    stats = engine.stats
+    prefixes = engine.prefixes
+    lookups = prefixes.hits + prefixes.misses
+    return {
+        "device": str(engine.device),
+        "slots": engine.cache.slots,
+        "live": engine.live,
+        "queued": engine.queued,
+        "prefilling": engine.prefilling,
+        "decodeSteps": stats.decode_steps,
+        "maxBatch": stats.max_batch,
+        "meanBatch": round(stats.batched_sequences / stats.decode_steps, 2)
+        if stats.decode_steps else 0.0,
+        "promptTokens": stats.prompt_tokens,
+        "prefilledTokens": stats.prefilled_tokens,
+        "prefixHitRate": round(prefixes.hits / lookups, 3) if lookups else 0.0,
+        "prefixCacheMb": round(prefixes.nbytes / 2**20, 1),
+        "speculativeRounds": stats.speculative_rounds,
+        "tokensPerRound": round(stats.speculative_tokens / stats.speculative_rounds, 2)
+        if stats.speculative_rounds else 0.0,
+        "quantization": engine.forward.quantization,
+        "compiled": engine.graphs is not None and engine.graphs.enabled,
+        "compiledShapes": [list(shape) for shape in engine.graphs.shapes]
+        if engine.graphs is not None else [],
+        "compiledSteps": engine.graphs.calls if engine.graphs is not None else 0,
+        "compileError": engine.graphs.error if engine.graphs is not None else "",
+        "adapters": engine.adapters.loaded,
+        "failures": stats.failures,
+        "outOfMemory": stats.out_of_memory,
+    }

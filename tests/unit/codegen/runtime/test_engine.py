@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import torch
 
+from codegen.runtime import generate as generate_module
+from codegen.runtime import sequences
+from codegen.runtime.call import GenerateCall
 from codegen.runtime.engine import Engine
 from codegen.runtime.generate import SamplingParams, generate
 from codegen.runtime.kv import PrefixCache, common_prefix
@@ -292,3 +296,97 @@ def test_a_request_cancelled_while_its_prompt_is_read_frees_its_slots(
         assert len(after.result(60)) == 2  # both slots free again
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        (SamplingParams(temperature=float("nan")), "temperature"),  # NaN passed the old check
+        (SamplingParams(temperature=float("inf")), "temperature"),
+        (SamplingParams(n=2, sample_temperature=-1.0), "sample_temperature"),
+        (SamplingParams(top_p=0.0), "top_p"),
+        (SamplingParams(top_p=float("nan")), "top_p"),
+        (SamplingParams(n=0), "n"),
+        (SamplingParams(max_new_tokens=0), "max_new_tokens"),
+    ],
+)
+def test_bad_sampling_parameters_are_refused_for_that_request_only(
+    model: torch.nn.Module, engine: Engine, params: SamplingParams, field: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        engine.submit(PROMPTS[0], params, (), cancel=never())
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        GenerateCall(None, params, False, never())
+    result = engine.submit(PROMPTS[0], GREEDY, (), cancel=never()).result(60)
+    assert texts(result) == texts(reference(model, PROMPTS[0], GREEDY))
+
+
+CULPRIT = SamplingParams(n=2, max_new_tokens=24, temperature=1.0, seed=99)
+"""Sampled (so NaN scores reach `torch.multinomial`), told apart by its seed."""
+
+
+def culprit_rows(engine: Engine) -> list[int]:
+    return [seq.slot for seq in engine._live if seq.job.params is CULPRIT]
+
+
+def test_nan_scores_fail_their_request_and_not_the_neighbours(
+    model: torch.nn.Module, engine: Engine
+) -> None:
+    """As an adapter with NaN weights makes them: only for the rows that use it."""
+    decode_step = engine.decoder.decode
+
+    def poisoned(*args: Any, **kwargs: Any) -> torch.Tensor:
+        out = decode_step(*args, **kwargs)  # [rows, 1, V]
+        out[culprit_rows(engine)] = float("nan")
+        return out
+
+    engine.decoder.decode = poisoned  # type: ignore[method-assign]
+    neighbour = engine.submit(PROMPTS[0], GREEDY, (), cancel=never())
+    culprit = engine.submit(PROMPTS[1], CULPRIT, (), cancel=never())
+    sampled = engine.submit(PROMPTS[2], SamplingParams(n=2, max_new_tokens=24, seed=3), (),
+                            cancel=never())
+    with pytest.raises(FloatingPointError, match="NaN or infinite"):
+        culprit.result(60)
+    assert texts(neighbour.result(60)) == texts(reference(model, PROMPTS[0], GREEDY))
+    assert len(sampled.result(60)) == 2
+    assert engine.stats.max_batch >= 3  # the culprit was decoded beside them
+    assert engine.live == 0 and len(engine._free) == engine.cache.slots
+
+
+def test_a_sampler_raising_for_one_request_fails_only_that_request(
+    model: torch.nn.Module, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = generate_module.sample
+
+    def sample(logits: torch.Tensor, temps: torch.Tensor, top_p: float,
+               generator: torch.Generator) -> torch.Tensor:
+        if generator.initial_seed() == CULPRIT.seed:
+            raise RuntimeError("probability tensor contains either inf, nan or element < 0")
+        return real(logits, temps, top_p, generator)
+
+    monkeypatch.setattr(sequences, "sample", sample)
+    neighbour = engine.submit(PROMPTS[0], GREEDY, (), cancel=never())
+    culprit = engine.submit(PROMPTS[1], CULPRIT, (), cancel=never())
+    with pytest.raises(RuntimeError, match="probability tensor"):
+        culprit.result(60)
+    assert texts(neighbour.result(60)) == texts(reference(model, PROMPTS[0], GREEDY))
+    assert engine.stats.failures == 1
+
+
+def test_a_decode_step_failing_for_one_request_is_retried_without_it(
+    model: torch.nn.Module, engine: Engine
+) -> None:
+    decode_step = engine.decoder.decode
+
+    def fragile(feeds: Any, adapters: Any) -> torch.Tensor:
+        if set(culprit_rows(engine)) & {slot for slot, _, _ in feeds}:
+            raise RuntimeError("simulated kernel failure")
+        return decode_step(feeds, adapters)
+
+    engine.decoder.decode = fragile  # type: ignore[method-assign]
+    neighbour = engine.submit(PROMPTS[0], GREEDY, (), cancel=never())
+    culprit = engine.submit(PROMPTS[1], CULPRIT, (), cancel=never())
+    with pytest.raises(RuntimeError, match="simulated"):
+        culprit.result(60)
+    assert texts(neighbour.result(60)) == texts(reference(model, PROMPTS[0], GREEDY))
+    assert engine.stats.failures == 1
