@@ -55,6 +55,9 @@ def run(args: argparse.Namespace, project_root: Path) -> int:
     try:
         text = module.read_text(encoding="utf-8")
         line = function_line(text, function)
+    except SyntaxError as exc:
+        print(f"vetted: {file_part}:{exc.lineno}: {exc.msg}", file=sys.stderr)
+        return 2
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"vetted: {exc}", file=sys.stderr)
         return 2
@@ -93,7 +96,10 @@ def run(args: argparse.Namespace, project_root: Path) -> int:
 
 
 def function_line(text: str, qualname: str) -> int:
-    """The 0-based line of the `def` of `qualname` (``f`` or ``Class.method``)."""
+    """The 0-based line of the `def` of `qualname` (``f`` or ``Class.method``).
+
+    Raises SyntaxError when `text` does not parse, ValueError when it has no such function.
+    """
     if not qualname:
         raise ValueError("name the function: path/to/module.py::function")
     tree = ast.parse(text)

@@ -300,3 +300,21 @@ def test_the_command_line_writes_into_the_project_test_file(project: Path, tmp_p
     assert report["written"] == str(project / "tests" / "test_pricing.py")
     written = (project / "tests" / "test_pricing.py").read_text(encoding="utf-8")
     assert written.startswith(EXISTING_TESTS) and "def test_zero_percent_keeps_the_price" in written
+
+
+def _vetted_tests(project: Path, target: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lsp_server", "tests", target, *args],
+        cwd=project, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def test_a_module_that_does_not_parse_is_one_line_and_status_2(project: Path) -> None:
+    broken = project / "shop" / "broken.py"
+    broken.write_text("def total(xs):\n    return sum(xs\n\n\ndef other():\n    pass\n",
+                      encoding="utf-8")
+    run = _vetted_tests(project, "shop/broken.py::total", "--model", "replay:/nonexistent")
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    [line] = run.stderr.splitlines()
+    assert line.startswith("vetted: shop/broken.py:2: ") and "never closed" in line
