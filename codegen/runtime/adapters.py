@@ -70,6 +70,8 @@ def read_adapter(path: str, model: torch.nn.Module) -> LoraWeights:
                            f"{config.get('peft_type')})")
     if config.get("rank_pattern") or config.get("alpha_pattern"):
         raise AdapterError(f"{folder}: per-module ranks or alphas are not supported")
+    _check_base(folder, str(config.get("base_model_name_or_path") or ""),
+                str(getattr(getattr(model, "config", None), "_name_or_path", "") or ""))
     rank, alpha = int(config["r"]), float(config["lora_alpha"])
     scale = alpha / rank**0.5 if config.get("use_rslora") else alpha / rank
     named = dict(model.named_modules())
@@ -91,6 +93,9 @@ def read_adapter(path: str, model: torch.nn.Module) -> LoraWeights:
                 f"adapter's matrices are {tuple(up.shape)} and {tuple(value.shape)} "
                 "(trained for another base model?)"
             )
+        if not bool(torch.isfinite(value).all()) or not bool(torch.isfinite(up).all()):
+            raise AdapterError(f"{folder}: {name} has NaN or infinite weights (a training run "
+                               "that diverged?)")
         # Copies: safetensors maps the file, and an adapter retrained in place must not
         # change the weights of the sequences still running with the old one.
         modules[name] = (value.to(weight.device, weight.dtype, copy=True),
@@ -98,6 +103,25 @@ def read_adapter(path: str, model: torch.nn.Module) -> LoraWeights:
     if not modules:
         raise AdapterError(f"{folder}: the adapter holds no LoRA weights")
     return LoraWeights(str(folder), scale, modules, weights_file.stat().st_mtime)
+
+
+def _check_base(folder: Path, trained_on: str, served: str) -> None:
+    """Refuse an adapter whose config names another base model than the one served.
+
+    Only the models' names are compared, not where they were saved: an adapter trained on
+    another machine's copy of the same model fits. Either name unknown: nothing to compare.
+    """
+    if trained_on and served and _model_name(trained_on) != _model_name(served):
+        raise AdapterError(f"{folder}: trained for another base model ({trained_on}, not the "
+                           f"served {served})")
+
+
+def _model_name(name_or_path: str) -> str:
+    """``Qwen2.5-Coder-1.5B`` of a hub id, a folder or a hub cache snapshot, lowercased."""
+    parts = [part for part in name_or_path.replace("\\", "/").split("/") if part]
+    if "snapshots" in parts:  # the hub cache: .../models--Org--Name/snapshots/<commit>
+        parts = parts[: parts.index("snapshots")]
+    return parts[-1].rsplit("--", 1)[-1].lower() if parts else ""
 
 
 class AdapterBank:

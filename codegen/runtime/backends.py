@@ -196,6 +196,7 @@ class TorchBackend:
         try:
             read_adapter(path, self.model)
         except AdapterError as exc:
+            logger.warning("adapter not used: %s", exc)  # once: the verdict is kept
             self._checked[path] = (stamp, str(exc))
             raise
         self._checked[path] = (stamp, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -91,6 +92,10 @@ def test_a_retrained_adapter_serves_the_next_request_not_the_running_one(
         ("garbage", "cannot read the adapter"),
         ("missing", "is not a LoRA adapter"),
         ("other model", "trained for another base model"),
+        # Same shapes, but its config names another model: served silently before.
+        ("renamed", r"trained for another base model \(Qwen/Qwen2.5-Coder-1.5B-Instruct"),
+        # A diverged training run: NaN scores failed the other requests of its batch.
+        ("nan", "self_attn.q_proj has NaN or infinite weights"),
     ],
 )
 def test_a_bad_adapter_is_refused_and_the_base_model_goes_on(
@@ -105,6 +110,11 @@ def test_a_bad_adapter_is_refused_and_the_base_model_goes_on(
         wider = {**load_backend(parse_spec("random:tiny")).model.config.to_dict()}  # type: ignore[attr-defined]
         wider.update(hidden_size=128, intermediate_size=256)
         make_adapter(folder, seed=3, config=wider)
+    elif damage == "renamed":
+        make_adapter(folder, seed=3)
+        rename_base(folder, "Qwen/Qwen2.5-Coder-1.5B-Instruct")
+    elif damage == "nan":
+        poison(make_adapter(folder, seed=3))
     with pytest.raises(AdapterError, match=message):
         backend.check_adapter(str(folder))
     base = run(backend)
@@ -113,6 +123,35 @@ def test_a_bad_adapter_is_refused_and_the_base_model_goes_on(
         backend.engine.submit(PROMPT, GREEDY, (), cancel=threading.Event(),
                               adapter=str(folder)).result(60)
     assert run(backend) == base
+
+
+def rename_base(folder: Path, base: str) -> None:
+    config_file = folder / "adapter_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = base
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+
+
+def poison(folder: Path) -> None:
+    """Make one weight of the first layer's q_proj A matrix NaN."""
+    from safetensors.torch import load_file, save_file
+
+    weights_file = folder / "adapter_model.safetensors"
+    tensors = load_file(str(weights_file))
+    [key] = [k for k in tensors if "layers.0.self_attn.q_proj.lora_A" in k]
+    tensors[key][0, 0] = float("nan")
+    save_file(tensors, str(weights_file))
+
+
+def test_an_adapter_of_the_same_model_saved_elsewhere_is_served(
+    backend: TorchBackend, adapters: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Only the base model's name counts, not the folder another machine kept it in."""
+    folder = tmp_path / "copied"
+    shutil.copytree(adapters[0], folder)
+    rename_base(folder, "/home/bob/.cache/vetted/models/random-tiny")
+    backend.check_adapter(str(folder))
+    assert run(backend, str(folder)) == run(backend, str(adapters[0]))
 
 
 def test_adapter_files_are_read_with_their_scale(adapters: tuple[Path, Path]) -> None:
