@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard, get_type_hints
 
 import attrs
 import cattrs
@@ -173,10 +173,32 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _keys_to_snake(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {_snake(str(k)): _keys_to_snake(v) for k, v in value.items()}
-    return value
+def _keys_to_snake(value: Any, tree: type = Settings) -> Any:
+    """Snake-case the keys that name fields of `tree`, nested; other keys are user data.
+
+    The `adapters` mapping's keys are folders: ``/home/Alice/Shop`` stays as it is.
+    """
+    if not isinstance(value, dict):
+        return value
+    fields = get_type_hints(tree)
+    snake = {}
+    for key, item in value.items():
+        name = _snake(str(key))
+        kind = fields.get(name)
+        snake[name] = _keys_to_snake(item, kind) if _is_tree(kind) else item
+    return snake
+
+
+def _keys_to_camel(value: Any, tree: type = Settings) -> Any:
+    """Camel-case the field names of `tree` in its unstructured form, nested; user keys stay."""
+    fields = get_type_hints(tree)
+    return {_camel(name): _keys_to_camel(item, kind) if _is_tree(kind := fields[name])
+            else item for name, item in value.items()}
+
+
+def _is_tree(kind: Any) -> TypeGuard[type]:
+    """Tell whether a field's type is a section of settings (not a value or user mapping)."""
+    return isinstance(kind, type) and attrs.has(kind)
 
 
 def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings, list[str]]:
@@ -217,12 +239,6 @@ def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings,
 
 def to_wire(settings: Settings) -> dict[str, Any]:
     """Settings as the client spells them (camelCase)."""
-
-    def camel(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {_camel(k): camel(v) for k, v in value.items()}
-        return value
-
-    result = camel(_converter.unstructure(settings))
+    result = _keys_to_camel(_converter.unstructure(settings))
     assert isinstance(result, dict)
     return result

@@ -36,3 +36,12 @@ def test_wire_form_is_camel_case() -> None:
     assert to_wire(Settings())["validators"] == {
         "syntax": True, "mypy": True, "tests": True, "testsBudget": 2.0, "testsPython": ""
     }
+
+
+def test_adapter_folders_keep_their_spelling_both_ways() -> None:
+    """Paths are keys here: ``/home/Alice/Shop`` became ``/home/_alice/_shop`` before."""
+    adapters = {"/home/Alice/Shop": "/models/Shop_LoRA", "/srv/my_project": "/models/p"}
+    settings, errors = parse_settings({"vetted": {"adapters": adapters, "maxNewTokens": 8}})
+    assert errors == [] and settings == Settings(adapters=adapters, max_new_tokens=8)
+    assert to_wire(settings)["adapters"] == adapters
+    assert parse_settings(to_wire(settings)) == (settings, [])
