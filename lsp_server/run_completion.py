@@ -62,11 +62,11 @@ def repo_name(ls: CompletionServer) -> str:
     return root.rstrip("/").rsplit("/", 1)[-1]
 
 
-def adapter_for(ls: CompletionServer, path: str) -> str:
+async def adapter_for(ls: CompletionServer, path: str) -> str:
     """The LoRA adapter of the innermost configured folder holding `path` ("" = none).
 
     An adapter the model cannot serve is reported once and left out (the base model
-    answers instead).
+    answers instead). Its files are read and checked in a worker thread, not on the event loop.
     """
     best = ""
     adapter = ""
@@ -80,7 +80,7 @@ def adapter_for(ls: CompletionServer, path: str) -> str:
     if backend is None:
         return ""
     try:
-        backend.check_adapter(adapter)
+        await asyncio.to_thread(backend.check_adapter, adapter)
     except ModelError as exc:
         ls.notify_once(f"vetted: adapter not used: {exc}")
         return ""
@@ -105,8 +105,9 @@ async def complete_at(
     seen = {f.path for f in indexed}
     context = (*[f for f in context if f.path not in seen], *indexed)
     root = ls.workspace.root_path or ""
+    adapter = await adapter_for(ls, document.path)
     request = replace(request, context_files=context, repo_name=repo_name(ls), root=root,
-                      adapter=adapter_for(ls, document.path))
+                      adapter=adapter)
     switches = attrs.asdict(settings.validators)
     validators = enabled_validators(ls.service.validators, switches)
     cancel = threading.Event()

@@ -14,6 +14,7 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
+from safetensors.torch import load_file, save_file
 
 from codegen.jobs.train_data import read
 from lsp_server.completion_log import log_path
@@ -29,9 +30,12 @@ OPTIONS = {"model": "random:tiny", "device": "cpu", "alternatives": 1, "temperat
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Three projects with the same file, two adapters, a damaged and a mismatched one."""
+    """Three projects with the same file, two adapters, and adapters the model cannot serve.
+
+    Beta's folder has capitals: its adapter setting's key once lost them (``/_beta``)."""
     root = tmp_path_factory.mktemp("projects")
     made = {name: root / name for name in ("alpha", "beta", "plain")}
+    made["beta"] = root / "Beta"
     for folder in made.values():
         folder.mkdir()
         (folder / "calc.py").write_text(SOURCE, encoding="utf-8")
@@ -44,6 +48,17 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         root / "mismatched", seed=4,
         config={"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
                 "num_key_value_heads": 1, "num_hidden_layers": 2, "vocab_size": 151936})
+    renamed = make_adapter(root / "renamed", seed=5)  # same shapes, another model's name
+    config_file = renamed / "adapter_config.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = "Qwen/Qwen2.5-Coder-1.5B-Instruct"
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    made["renamed"] = renamed
+    made["nan"] = make_adapter(root / "nan", seed=6)
+    weights_file = made["nan"] / "adapter_model.safetensors"
+    tensors = load_file(str(weights_file))
+    tensors = {k: v.fill_(float("nan")) if "layers.1" in k else v for k, v in tensors.items()}
+    save_file(tensors, str(weights_file))
     return made
 
 
@@ -129,8 +144,12 @@ async def test_a_swap_serves_the_next_request_and_not_the_running_one(
     assert not [m for m in client.messages if m.type == types.MessageType.Error]
 
 
-@pytest.mark.parametrize(("bad", "says"), [("damaged", "cannot read the adapter"),
-                                           ("mismatched", "trained for another base model")])
+@pytest.mark.parametrize(("bad", "says"), [
+    ("damaged", "cannot read the adapter"),
+    ("mismatched", "trained for another base model"),
+    ("renamed", "trained for another base model (Qwen/Qwen2.5-Coder-1.5B-Instruct"),
+    ("nan", "has NaN or infinite weights"),
+])
 async def test_a_bad_adapter_is_reported_once_and_the_base_model_serves(
     client: LanguageClient, folders: dict[str, Path], bad: str, says: str
 ) -> None:
@@ -139,6 +158,7 @@ async def test_a_bad_adapter_is_reported_once_and_the_base_model_serves(
     for _ in range(2):
         used, raw = await complete(client, folders["alpha"])
         assert used == "" and raw == base
+        assert (await complete(client, folders["plain"]))[1] == base  # the neighbour too
     errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
     assert len(errors) == 1 and "adapter not used" in errors[0] and says in errors[0], errors
     assert (await status(client))["state"] == "ready"
