@@ -6,9 +6,10 @@ runtime would; post-processing, validators and ranking stay local. Answers are s
 (``"stream": true``), so the stop rules apply as the text arrives (one line, a finished
 line that post-processing cuts) and a cancelled request closes the connection, which makes
 vLLM abort it. The first alternative is greedy and the others sampled, as locally: two
-requests, sent together. Errors are clear and retried: a refused connection or a 5xx is
-tried again `retries` times with a growing pause; a 4xx is reported at once with the
-server's message.
+requests, sent together. Errors are clear and retried: a refused connection, a 5xx, a
+timeout or a stream that breaks off before its ``finish_reason`` (never taken for a whole
+answer) is tried again `retries` times with a growing pause, then reported as an
+`EndpointError`; a 4xx is reported at once with the server's message.
 
 vLLM serves Qwen2.5-Coder this way (prefix caching shares the repository context and the
 unchanged part of the file between requests)::
@@ -19,15 +20,17 @@ unchanged part of the file between requests)::
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from codegen.runtime.adapters import AdapterError
 from codegen.runtime.call import GenerateCall
@@ -45,9 +48,15 @@ from prompts.templates import STOP_TOKEN_IDS, Prompt, Tokenizer
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 class EndpointError(ModelError):
     """The completion endpoint failed or could not be reached; the message says how."""
+
+
+class StreamCut(EndpointError):
+    """An answer that ended before it was complete (no ``finish_reason``, no ``[DONE]``)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class RemoteOptions:
     timeout_seconds: float = 30.0
     """Connect and read timeout of one request."""
     retries: int = 2
-    """Further attempts after a refused connection, a timeout or a 5xx answer."""
+    """Further attempts after a refused connection, a timeout, a 5xx or a broken-off answer."""
 
 
 class RemoteBackend:
@@ -140,30 +149,39 @@ class RemoteBackend:
             "logprobs": 1,
             "stop_token_ids": sorted(STOP_TOKEN_IDS),  # vLLM; others stop at their eos
         }
+        return self._request("/completions", body, cancel, lambda response: self._read(
+            response, first, count, checks, cancel, on_text))
+
+    def _read(
+        self,
+        response: Any,
+        first: int,
+        count: int,
+        checks: tuple[StopCheck, ...],
+        cancel: threading.Event,
+        on_text: OnText | None,
+    ) -> list[Generation]:
+        """The alternatives of one streamed answer; `StreamCut` when it breaks off midway."""
         texts = [""] * count
         logprobs = [0.0] * count
         tokens = [0] * count
         reasons: list[FinishReason | None] = [None] * count
-        response = self._open("/completions", body, cancel)
-        try:
-            for event in _events(response):
-                if cancel.is_set():
-                    break
-                for choice in event.get("choices", []):
-                    index = int(choice.get("index", 0))
-                    if not 0 <= index < count or reasons[index] is not None:
-                        continue
-                    texts[index] += str(choice.get("text") or "")
-                    values = (choice.get("logprobs") or {}).get("token_logprobs") or []
-                    logprobs[index] += sum(v for v in values if isinstance(v, int | float))
-                    tokens[index] += max(len(values), 1 if choice.get("text") else 0)
-                    if on_text is not None:
-                        on_text(first + index, texts[index])
-                    reasons[index] = first_reason(checks, [], texts[index]) or _finish(choice)
-                if all(reason is not None for reason in reasons):
-                    break
-        finally:
-            response.close()  # vLLM aborts a request whose client went away
+        for event in _events(response):
+            if cancel.is_set():
+                break
+            for choice in event.get("choices", []):
+                index = int(choice.get("index", 0))
+                if not 0 <= index < count or reasons[index] is not None:
+                    continue
+                texts[index] += str(choice.get("text") or "")
+                values = (choice.get("logprobs") or {}).get("token_logprobs") or []
+                logprobs[index] += sum(v for v in values if isinstance(v, int | float))
+                tokens[index] += max(len(values), 1 if choice.get("text") else 0)
+                if on_text is not None:
+                    on_text(first + index, texts[index])
+                reasons[index] = first_reason(checks, [], texts[index]) or _finish(choice)
+            if all(reason is not None for reason in reasons):
+                break
         cancelled = cancel.is_set()
         return [
             Generation(texts[i], logprobs[i],
@@ -174,18 +192,20 @@ class RemoteBackend:
 
     def _served_model(self) -> str:
         """The first model the endpoint serves (``GET /v1/models``)."""
-        response = self._open("/models", None, threading.Event())
-        try:
-            served = json.loads(response.read())
-        finally:
-            response.close()
+        served = self._request("/models", None, threading.Event(),
+                               lambda response: json.loads(response.read()))
         data = served.get("data") if isinstance(served, dict) else None
         if not data:
             raise EndpointError(f"{self.base_url} serves no model")
         return str(data[0]["id"])
 
-    def _open(self, path: str, body: dict[str, Any] | None, cancel: threading.Event) -> Any:
-        """Send the request, retrying what may pass; the open response."""
+    def _request(self, path: str, body: dict[str, Any] | None, cancel: threading.Event,
+                 read: Callable[[Any], T]) -> T:
+        """Send the request and read its answer, trying again after what may pass.
+
+        A refused connection, a 5xx, a timeout or an answer broken off midway is tried again
+        `retries` times; then, as a 4xx at once, it is an `EndpointError`.
+        """
         url = self.base_url + path
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if self.options.api_key:
@@ -194,28 +214,44 @@ class RemoteBackend:
         last = ""
         for attempt in range(self.options.retries + 1):
             if attempt:
+                logger.info("%s: %s; trying again", url, last)
                 time.sleep(min(0.25 * 2**attempt, 4.0))
             if cancel.is_set():
                 raise EndpointError("cancelled")
             request = urllib.request.Request(url, data=data, headers=headers,
                                              method="POST" if data is not None else "GET")
             try:
-                return urllib.request.urlopen(request, timeout=self.options.timeout_seconds)
+                response = urllib.request.urlopen(request, timeout=self.options.timeout_seconds)
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode("utf-8", "replace")[:300]
-                last = f"HTTP {exc.code}: {detail or exc.reason}"
+                last = f"is not reachable (HTTP {exc.code}: {detail or exc.reason})"
                 if exc.code < 500:
-                    raise EndpointError(f"{url} refused the request: {last}") from exc
+                    raise EndpointError(f"{url} refused the request: HTTP {exc.code}: "
+                                        f"{detail or exc.reason}") from exc
+                continue
             except (urllib.error.URLError, TimeoutError, OSError) as exc:
-                last = str(getattr(exc, "reason", exc))
+                last = f"is not reachable ({getattr(exc, 'reason', exc)})"
+                continue
+            try:
+                return read(response)
+            except (StreamCut, TimeoutError, OSError, http.client.HTTPException,
+                    ValueError) as exc:
+                reason = (f"no data for {self.options.timeout_seconds:g} s"
+                          if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__)
+                last = f"broke off its answer ({reason})"
+            finally:
+                response.close()  # vLLM aborts a request whose client went away
         raise EndpointError(
-            f"the completion endpoint {url} is not reachable ({last}) after "
-            f"{self.options.retries + 1} attempts"
+            f"the completion endpoint {url} {last} after {self.options.retries + 1} attempts"
         )
 
 
-def _events(response: Any) -> Any:
-    """The JSON objects of a server-sent-event stream (or the one body of a plain answer)."""
+def _events(response: Any) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a server-sent-event stream (or the one body of a plain answer).
+
+    Raises `StreamCut` when the stream ends before ``[DONE]``: a reader stops earlier, once
+    every alternative has its ``finish_reason``.
+    """
     for raw in response:
         line = raw.decode("utf-8", "replace").strip()
         if not line:
@@ -230,6 +266,7 @@ def _events(response: Any) -> Any:
                 continue
         elif line.startswith("{"):
             yield json.loads(line)
+    raise StreamCut("the stream ended before every alternative had its finish_reason")
 
 
 def _finish(choice: dict[str, Any]) -> FinishReason | None:

@@ -32,6 +32,11 @@ class Fake:
     status: int = 200
     delay: float = 0.0
     """Seconds between streamed chunks."""
+    cut_first: int = 0
+    """Break this many answers off after their first piece: no finish_reason, no [DONE]."""
+    stall_first: int = 0
+    """Stop sending this many answers after their first piece, for `stall` seconds."""
+    stall: float = 2.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     disconnected: threading.Event = field(default_factory=threading.Event)
@@ -59,6 +64,8 @@ def handler(fake: Fake) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
+            cut, fake.cut_first = fake.cut_first > 0, fake.cut_first - 1
+            stall, fake.stall_first = fake.stall_first > 0, fake.stall_first - 1
             try:
                 for index in range(body["n"]):
                     answer = fake.answers[index % len(fake.answers)]
@@ -66,6 +73,11 @@ def handler(fake: Fake) -> type[BaseHTTPRequestHandler]:
                         self._event({"choices": [{"index": index, "text": piece,
                                                   "logprobs": {"token_logprobs": [-0.5]},
                                                   "finish_reason": None}]})
+                        if cut:
+                            return  # the connection closes: a proxy or the server died
+                        if stall:
+                            time.sleep(fake.stall)
+                            return
                         time.sleep(fake.delay)
                     self._event({"choices": [{"index": index, "text": "",
                                               "finish_reason": "stop"}]})
@@ -191,3 +203,44 @@ def test_a_model_spec_names_the_endpoint(endpoint: str) -> None:
     loaded = load_backend(parse_spec(f"openai:{endpoint}#qwen-coder"))
     assert isinstance(loaded, RemoteBackend) and loaded.model == "qwen-coder"
     assert loaded.description == f"qwen-coder at {endpoint}"
+
+
+def test_a_stream_broken_off_midway_is_tried_again(
+    endpoint: str, fake: Fake, qwen_tokenizer: HFTokenizer
+) -> None:
+    """It was returned as a whole answer ("ret"), and then vetted as one."""
+    remote = backend(endpoint, qwen_tokenizer, retries=1)
+    fake.cut_first = 1
+    prompt = FimTemplate().render(qwen_tokenizer, "x = ", "\n")
+    [generation] = remote.generate(GenerateCall(prompt, SamplingParams(), False,
+                                                threading.Event()))
+    assert generation.text == "return a + b\n" and len(fake.requests) == 2
+
+
+def test_a_stream_broken_off_every_time_is_an_endpoint_error(
+    endpoint: str, fake: Fake, qwen_tokenizer: HFTokenizer
+) -> None:
+    remote = backend(endpoint, qwen_tokenizer, retries=1)
+    fake.cut_first = 2
+    prompt = FimTemplate().render(qwen_tokenizer, "x = ", "\n")
+    with pytest.raises(EndpointError, match=r"broke off its answer \(the stream ended before "
+                                            r"every alternative had its finish_reason\) after "
+                                            r"2 attempts"):
+        remote.generate(GenerateCall(prompt, SamplingParams(), False, threading.Event()))
+    assert len(fake.requests) == 2
+
+
+def test_a_read_timeout_midway_is_an_endpoint_error_and_tried_again(
+    endpoint: str, fake: Fake, qwen_tokenizer: HFTokenizer
+) -> None:
+    """A raw TimeoutError escaped before: not retried, and not counted as an error outcome."""
+    prompt = FimTemplate().render(qwen_tokenizer, "x = ", "\n")
+    call = GenerateCall(prompt, SamplingParams(), False, threading.Event())
+    fake.stall_first = 1
+    remote = backend(endpoint, qwen_tokenizer, retries=0, timeout_seconds=0.5)
+    with pytest.raises(EndpointError, match=r"broke off its answer \(no data for 0.5 s\)"):
+        remote.generate(call)
+    fake.stall_first = 1
+    retried = backend(endpoint, qwen_tokenizer, retries=1, timeout_seconds=0.5)
+    [generation] = retried.generate(call)
+    assert generation.text == "return a + b\n" and len(fake.requests) == 3
