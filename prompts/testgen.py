@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -212,14 +213,37 @@ def _required_parameters(node: ast.FunctionDef) -> int:
 
 def normalized(test: ParsedTest) -> str:
     """The test's body without its name and formatting, for spotting repeats."""
+    return repeat_key(test.function)
+
+
+def repeat_key(source: str) -> str:
+    """What makes a test the test it is, for spotting repeats of it.
+
+    Two tests are the same test when they run the same statements: the name, the docstring,
+    the return annotation, comments and formatting do not count (the same body under another
+    name is a repeat); decorators and parameters do (a parametrized test is another test).
+    A module-level assert is keyed by its statement alone, so ``assert f(1) == 2`` and a test
+    function whose whole body is that assert are the same test.
+    """
     try:
-        node = ast.parse(test.function).body[0]
-    except (SyntaxError, ValueError, IndexError):
-        return test.function
-    if isinstance(node, ast.FunctionDef):
-        node.name = "_"
-        node.body = [s for s in node.body if not _is_docstring(s)]
-    return ast.dump(node, annotate_fields=False)
+        tree = ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError):
+        return " ".join(source.split())
+    body: list[ast.stmt] = tree.body
+    parts: list[str] = []
+    if len(body) == 1 and isinstance(body[0], ast.FunctionDef | ast.AsyncFunctionDef):
+        function = body[0]
+        body = [s for s in function.body if not _is_docstring(s)]
+        if function.decorator_list or _has_parameters(function.args):
+            parts += [ast.dump(d) for d in function.decorator_list] + [ast.dump(function.args)]
+        if isinstance(function, ast.AsyncFunctionDef):
+            parts.append("async")
+    parts += [ast.dump(statement) for statement in body]
+    return "\n".join(parts)
+
+
+def _has_parameters(args: ast.arguments) -> bool:
+    return bool(args.posonlyargs or args.args or args.vararg or args.kwonlyargs or args.kwarg)
 
 
 def _is_docstring(statement: ast.stmt) -> bool:

@@ -4,20 +4,21 @@
 
 1. the function around the position, its docstring examples and the workspace's tests of
    it (`prompts.context`); the project's test file and import style (`codegen.testgen.testfile`);
-2. the existing tests and the docstring examples run first: the tests give the coverage
-   before, the examples tell which documented behaviour the code already breaks;
+2. the existing tests (each with its own file's imports and setup, `codegen.testgen.existing`)
+   and the docstring examples run first: the tests give the coverage before, the examples
+   tell which documented behaviour the code already breaks;
 3. rounds: the instruct model samples candidate answers (`prompts.testgen`), every new test
    function runs alone, twice, in the sandbox with branch coverage (`validators.testrun`);
-   a test is kept when it passed both times and runs a line or branch of the function that
-   nothing kept before did; the next round's prompt names what is still not run; it ends
-   when everything is covered, after `rounds`, or when a round brings nothing new;
+   a test is kept when it repeats no test already written (under whatever name), passed
+   both times and runs a line or branch of the function that nothing kept before did; the
+   next round's prompt names what is still not run; it ends when everything is covered,
+   after `rounds`, or when a round brings nothing new;
 4. a failing test that asserts what the docstring documents, where the code does not do
    that, is reported as a probable bug in the function, never written as a test.
 """
 
 from __future__ import annotations
 
-import ast
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ from dataclasses import dataclass, field
 from codegen.runtime.backends import Backend
 from codegen.runtime.call import GenerateCall
 from codegen.runtime.generate import SamplingParams
+from codegen.testgen.existing import baseline, existing_keys
 from codegen.testgen.testfile import TestFile, choose_test_file, existing_test_names
+from codegen.testgen.writing import Edit, edits_adding, imports_used, render_additions
 from prompts.context import Example, FunctionContext, function_context, normal_source
 from prompts.index import module_of
 from prompts.testgen import (
@@ -132,7 +135,8 @@ class Rejected:
 
     name: str
     reason: str
-    """"fails: ...", "flaky: ...", "adds no coverage" or "repeats another test"."""
+    """"fails: ...", "flaky: ...", "adds no coverage", "repeats another test" (of the
+    answers) or "repeats an existing test" (of the project)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,8 +160,23 @@ class TestGenResult:
 
     @property
     def new_text(self) -> str:
-        """What to append to the test file (with imports when the file lacks them)."""
-        return render_additions(self.test_file, self.delivered)
+        """The delivered tests as one block to append, the imports the file lacks first.
+
+        Right for a new file; in an existing one those imports would land mid file, so
+        writers use `edits`.
+        """
+        tests = [(test.source, test.imports) for test in self.delivered]
+        return render_additions(self.test_file.text, self.test_file.import_line, tests)
+
+    def edits(self, text: str | None = None) -> list[Edit]:
+        """The edits that write the delivered tests into the test file's `text`.
+
+        Their imports go on top beside the file's own, the tests at the end; `text` is the
+        file as it was read unless given (an editor's unsaved buffer).
+        """
+        imports = [self.test_file.import_line, *(i for t in self.delivered for i in t.imports)]
+        current = self.test_file.text if text is None else text
+        return edits_adding(current, imports, [test.source for test in self.delivered])
 
 
 def generate_tests(
@@ -176,19 +195,22 @@ def generate_tests(
     module = ModuleUnderTest(module_of(request.path), request.text, dict(request.module_files))
     shape = function_shape(request.text, _def_line(request.text, context), context.end_line)
     report(f"running the existing tests of {context.qualname}", 5)
+    files = {p: t for p, t in request.test_files.items() if p != request.path}
     try:
-        baseline, failing = _baseline(sandbox, module, context, test_file)
+        outcomes, failed = baseline(sandbox, module, context, test_file, files)
     except SandboxUnavailable as exc:
         raise TestGenerationError(f"the tests cannot be run: {exc}") from exc
     if cancel.is_set():
         return None
+    failing = {shown_example(context.examples[i]) for i in failed}
     # The coverage before is what the project's tests run; the docstring examples are not
     # tests the project runs, so they only tell which documented behaviour the code breaks.
-    existing = [o for o in baseline if o.passed and o.test.name.startswith("test_existing_")]
+    existing = [o for o in outcomes if o.passed and o.test.name.startswith("test_existing_")]
     lines = frozenset().union(*(o.lines for o in existing))
     arcs = frozenset().union(*(o.arcs for o in existing))
     before = _coverage(shape, lines, arcs)
-    selection = _Selection(shape, lines, arcs, existing_test_names(test_file.text))
+    selection = _Selection(shape, lines, arcs, existing_test_names(test_file.text),
+                           existing_keys(test_file.text, context.tests))
     rounds = 0
     for round_number in range(request.rounds):
         if cancel.is_set():
@@ -246,7 +268,10 @@ class _Selection:
     arcs: frozenset[Arc]
     taken: set[str]
     """Test names already used in the test file or by a kept test."""
+    written: set[str]
+    """`repeat_key` of the tests the project has (the test file's, the function's)."""
     seen: set[str] = field(default_factory=set)
+    """`repeat_key` of the candidates so far."""
     delivered: list[DeliveredTest] = field(default_factory=list)
     bugs: list[SuspectedBug] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
@@ -260,6 +285,9 @@ class _Selection:
         fresh = []
         for test in tests:
             key = normalized(test)
+            if key in self.written:
+                self.rejected.append(Rejected(test.name, "repeats an existing test"))
+                continue
             if key in self.seen:
                 self.rejected.append(Rejected(test.name, "repeats another test"))
                 continue
@@ -324,33 +352,6 @@ def _def_line(text: str, context: FunctionContext) -> int:
         if stripped.startswith(("def ", "async def ")):
             return number
     return context.start_line
-
-
-def _baseline(
-    sandbox: Sandbox, module: ModuleUnderTest, context: FunctionContext, test_file: TestFile
-) -> tuple[list[TestOutcome], set[str]]:
-    """Run the existing tests and the docstring examples; the examples that fail."""
-    head = f"from {module.import_name} import *\n{test_file.import_line}\n"
-    existing = []
-    for index, example in enumerate(context.examples):
-        body = "\n".join("    " + line for line in example.to_assert().splitlines())
-        existing.append(CandidateTest(f"test_example_{index}", f"{head}\n\ndef test_example_"
-                                      f"{index}():\n{body}\n"))
-    examples = len(existing)
-    for index, test in enumerate(context.tests):
-        check = test.to_check()
-        if check is None:
-            continue
-        body = "\n".join("    " + line for line in check.splitlines())
-        existing.append(CandidateTest(f"test_existing_{index}",
-                                      f"{head}\n\ndef test_existing_{index}():\n{body}\n"))
-    outcomes = run_tests(sandbox, module, existing, runs=1)
-    failing = {
-        shown_example(context.examples[i])
-        for i, outcome in enumerate(outcomes[:examples])
-        if not outcome.passed
-    }
-    return outcomes, failing
 
 
 def _coverage(shape: FunctionShape, lines: frozenset[int], arcs: frozenset[Arc]) -> Coverage:
@@ -427,56 +428,3 @@ def _renamed(function: str, old: str, new: str) -> str:
     if old == new:
         return function
     return function.replace(f"def {old}(", f"def {new}(", 1)
-
-
-def render_additions(test_file: TestFile, delivered: Sequence[DeliveredTest]) -> str:
-    """Text appended to the test file: the imports it lacks, then each delivered test."""
-    if not delivered:
-        return ""
-    have = _top_level_imports(test_file.text)
-    wanted = [test_file.import_line, *(line for test in delivered for line in test.imports)]
-    imports = [line for line in dict.fromkeys(wanted) if line not in have]
-    parts = []
-    if imports:
-        plain = sorted(line for line in imports if line.startswith("import "))
-        parts.append("\n".join(plain + [line for line in imports if line not in plain]))
-    parts += [test.source.rstrip() for test in delivered]
-    body = "\n\n\n".join(parts) + "\n"
-    if not test_file.text.strip():
-        return body
-    return ("\n\n" if test_file.text.endswith("\n") else "\n\n\n") + body
-
-
-def _top_level_imports(text: str) -> set[str]:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return set()
-    return {
-        ast.get_source_segment(text, node) or ""
-        for node in tree.body
-        if isinstance(node, ast.Import | ast.ImportFrom)
-    }
-
-
-def imports_used(test: ParsedTest) -> tuple[str, ...]:
-    """The answer's import statements that bind a name the test function uses.
-
-    A star import is kept: it may bind any of them (a helper of the module under test).
-    """
-    try:
-        tree = ast.parse(test.function)
-    except (SyntaxError, ValueError):
-        return ()
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    kept = []
-    for statement in test.imports:
-        try:
-            node = ast.parse(statement).body[0]
-        except (SyntaxError, ValueError, IndexError):
-            continue
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            bound = {(a.asname or a.name).split(".")[0] for a in node.names}
-            if bound & used or "*" in bound:
-                kept.append(statement)
-    return tuple(kept)

@@ -13,7 +13,6 @@ import ast
 import json
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 from codegen.runtime.backends import load_backend
@@ -25,6 +24,7 @@ from codegen.testgen.generation import (
     generate_tests,
 )
 from codegen.testgen.testfile import top_directories
+from codegen.testgen.writing import apply_edits
 from lsp_server.convert import test_report
 from validators.embedded import WorkspaceTestFiles
 from validators.testrun import SandboxUnavailable, sandbox_for
@@ -117,23 +117,20 @@ def function_line(text: str, qualname: str) -> int:
 
 
 def _write(result: TestGenResult, root: Path, output: str | None) -> str:
-    """Write the delivered tests; return where (empty when nothing was written)."""
+    """Write the delivered tests; return where (empty when nothing was written).
+
+    The file is read again and rewritten whole: the imports join its own on top, the tests
+    go at its end (`TestGenResult.edits`).
+    """
     if not result.delivered:
         return ""
     if output == "-":
         print(result.new_text, end="")
         return "-"
-    if output is not None:
-        target = Path(output)
-        existing = target.read_text(encoding="utf-8") if target.exists() else ""
-        chosen = replace(result.test_file, exists=bool(existing), text=existing)
-        additions = replace(result, test_file=chosen).new_text
-    else:
-        target = root / result.test_file.path
-        additions = result.new_text
+    target = Path(output) if output is not None else root / result.test_file.path
+    existing = target.read_text(encoding="utf-8") if target.exists() else ""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("a", encoding="utf-8") as handle:
-        handle.write(additions)
+    target.write_text(apply_edits(existing, result.edits(existing)), encoding="utf-8")
     return str(target)
 
 

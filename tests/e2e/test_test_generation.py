@@ -299,7 +299,15 @@ def test_the_command_line_writes_into_the_project_test_file(project: Path, tmp_p
     ]
     assert report["written"] == str(project / "tests" / "test_pricing.py")
     written = (project / "tests" / "test_pricing.py").read_text(encoding="utf-8")
-    assert written.startswith(EXISTING_TESTS) and "def test_zero_percent_keeps_the_price" in written
+    assert written == "import pytest\n" + EXISTING_TESTS + (
+        "\n\n"
+        "def test_rejects_negative_percent():\n"
+        "    with pytest.raises(ValueError):\n"
+        "        discount(10.0, -5)\n"
+        "\n\n"
+        "def test_zero_percent_keeps_the_price():\n"
+        "    assert discount(80.0, 0) == 80.0\n"
+    )
 
 
 def _vetted_tests(project: Path, target: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -307,6 +315,47 @@ def _vetted_tests(project: Path, target: str, *args: str) -> subprocess.Complete
         [sys.executable, "-m", "lsp_server", "tests", target, *args],
         cwd=project, capture_output=True, text=True, timeout=300, check=False,
     )
+
+
+def _discount_args(tmp_path: Path) -> list[str]:
+    replay = write_replay(tmp_path / "discount.jsonl", [(DISCOUNT_ANSWER, None)])
+    return ["--model", f"replay:{replay}", "--rounds", "1", "--samples", "1", "--json"]
+
+
+def test_written_imports_join_the_file_s_own_on_top(project: Path, tmp_path: Path) -> None:
+    run = _vetted_tests(project, "shop/pricing.py::discount", *_discount_args(tmp_path))
+    assert run.returncode == 0, run.stderr
+    test_file = project / "tests" / "test_pricing.py"
+    written = test_file.read_text(encoding="utf-8")
+    assert written.startswith("import pytest\nfrom shop.pricing import discount\n\n\n"
+                              "def test_quarter_off():")
+    assert written.count("import pytest") == 1
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select",
+                           "E,F,I", str(test_file)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_a_rerun_runs_the_written_tests_with_their_imports_and_writes_nothing_new(
+    project: Path, tmp_path: Path
+) -> None:
+    args = _discount_args(tmp_path)
+    first = _vetted_tests(project, "shop/pricing.py::discount", *args)
+    assert first.returncode == 0, first.stderr
+    test_file = project / "tests" / "test_pricing.py"
+    after_first = test_file.read_text(encoding="utf-8")
+    second = _vetted_tests(project, "shop/pricing.py::discount", *args)
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    # `test_rejects_negative_percent` uses `pytest.raises`: run with the file's imports it
+    # passes, so the coverage before is already complete...
+    assert report["coverageBefore"]["percent"] == 100
+    # ...and the same tests, offered again, are repeats of the file's own.
+    assert report["delivered"] == [] and report["written"] == ""
+    reasons = {r["name"]: r["reason"] for r in report["rejected"]}
+    assert reasons["test_rejects_negative_percent"] == "repeats an existing test"
+    assert reasons["test_zero_percent_keeps_the_price"] == "repeats an existing test"
+    assert test_file.read_text(encoding="utf-8") == after_first
 
 
 def test_a_module_that_does_not_parse_is_one_line_and_status_2(project: Path) -> None:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from codegen.testgen.generation import DeliveredTest, imports_used, render_additions
-from codegen.testgen.testfile import TestFile, choose_test_file, existing_test_names
+from codegen.testgen.testfile import choose_test_file, existing_test_names
+from codegen.testgen.writing import imports_used
 from prompts.index import module_of
 from prompts.testgen import ParsedTest
 from validators.workspace_modules import workspace_imports
@@ -86,22 +86,6 @@ def test_a_src_layout_is_imported_without_src(tmp_path: Path) -> None:
     (tmp_path / "src" / "app" / "core.py").write_text("V = 1\n", encoding="utf-8")
     found = workspace_imports(str(tmp_path), "src/app/main.py", "from app.core import V\n")
     assert sorted(found) == ["app/__init__.py", "app/core.py"]
-
-
-def test_additions_bring_only_the_imports_the_file_lacks() -> None:
-    existing = "import pytest\n\nfrom shop.pricing import discount\n\n\ndef test_a():\n    pass\n"
-    chosen = TestFile("tests/test_pricing.py", True, existing,
-                      "from shop.pricing import discount", "discount")
-    test = DeliveredTest("test_b", "def test_b():\n    assert math.isclose(discount(1, 0), 1)\n",
-                         (3,), (), ("import math",))
-    assert render_additions(chosen, [test]) == (
-        "\n\nimport math\n\n\ndef test_b():\n    assert math.isclose(discount(1, 0), 1)\n"
-    )
-    new = TestFile("tests/test_pricing.py", False, "", "from shop.pricing import discount",
-                   "discount")
-    assert render_additions(new, [test]).startswith(
-        "import math\nfrom shop.pricing import discount\n\n\ndef test_b():"
-    )
 
 
 def test_a_test_keeps_the_imports_that_bind_its_names() -> None:
