@@ -148,7 +148,7 @@ def train(
                                   lr=options.learning_rate)
     schedule = get_cosine_schedule_with_warmup(optimizer, int(total * options.warmup), total)
     report = TrainingReport(str(spec), total, len(usable), len(encoded) - len(usable))
-    start = _resume(out, model, optimizer, schedule, report)
+    start = _resume(out, model, optimizer, schedule, report, options)
     if start == 0 and held:
         report.eval_loss_before = _mean_loss(model, held, target)
     order = _order(len(usable), total * options.accumulation, options.seed)
@@ -219,8 +219,11 @@ def _checkpoint(out: Path, step: int, model: Any, optimizer: Any, schedule: Any,
 
 
 def _resume(out: Path, model: Any, optimizer: Any, schedule: Any,
-            report: TrainingReport) -> int:
-    """Load the newest checkpoint in `out`; return the step it reached (0 without one)."""
+            report: TrainingReport, options: LoraOptions) -> int:
+    """Load the newest checkpoint in `out`; return the step it reached (0 without one).
+
+    Raise `ModelError` when it was trained with another rank, alpha or target modules.
+    """
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -229,6 +232,7 @@ def _resume(out: Path, model: Any, optimizer: Any, schedule: Any,
     if not folders:
         return 0
     newest = folders[-1]
+    _check_same_shape(newest, options)
     set_peft_model_state_dict(model, load_file(str(newest / "adapter_model.safetensors")))
     state = torch.load(newest / "state.pt", weights_only=False)
     optimizer.load_state_dict(state["optimizer"])
@@ -238,3 +242,23 @@ def _resume(out: Path, model: Any, optimizer: Any, schedule: Any,
     report.resumed_from = int(newest.name.split("-")[1])
     logger.info("resuming from %s", newest)
     return report.resumed_from
+
+
+def _check_same_shape(checkpoint: Path, options: LoraOptions) -> None:
+    """Raise `ModelError` naming what differs between a checkpoint's adapter and `options`."""
+    saved = json.loads((checkpoint / "adapter_config.json").read_text(encoding="utf-8"))
+    differences = [
+        f"{name} {saved_value} (asked: {asked})"
+        for name, saved_value, asked in (
+            ("rank", saved.get("r"), options.rank),
+            ("alpha", saved.get("lora_alpha"), options.alpha),
+            ("targets", ",".join(sorted(saved.get("target_modules") or ())),
+             ",".join(sorted(options.targets))),
+        )
+        if saved_value != asked
+    ]
+    if differences:
+        raise ModelError(
+            f"{checkpoint} was trained with {', '.join(differences)}: run again with its "
+            f"settings to resume, or remove {checkpoint.parent} to start over"
+        )

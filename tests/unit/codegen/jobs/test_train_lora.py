@@ -145,3 +145,32 @@ def test_the_command_line_trains_and_reports(dataset: Path, tmp_path: Path) -> N
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert refused.returncode == 2 and "no training example" in refused.stderr
+
+
+def test_resuming_with_another_rank_is_one_clear_line(
+    base: str, dataset: Path, tmp_path: Path
+) -> None:
+    """It was a raw traceback (a size mismatch loading the checkpoint)."""
+    out = tmp_path / "style"
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_four(step: int, total: int, loss: float) -> None:
+        if step == 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(dataset, out, base, FAST, device="cpu", progress=stop_after_four)
+    refused = subprocess.run(
+        [sys.executable, "-m", "lsp_server", "train", "lora", str(dataset), "-o", str(out),
+         "--model", base, "--device", "cpu", "--rank", "4", "--alpha", str(FAST.alpha),
+         "--max-steps", "8", "--accumulation", "2", "--max-tokens", "256",
+         "--checkpoint-every", "3", "--no-gradient-checkpointing", "--quiet"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert refused.returncode == 2, refused.stderr
+    *_, said = refused.stderr.strip().splitlines()
+    assert "Traceback" not in refused.stderr and said.startswith("vetted: ")
+    assert "step-3 was trained with rank 8 (asked: 4)" in said
+    assert (out / "checkpoints" / "step-3").is_dir()  # kept for a run with its settings
