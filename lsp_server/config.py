@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal, TypeGuard, get_type_hints
 
@@ -30,6 +31,11 @@ class ValidatorSettings:
     tests_python: str = ""
     """Interpreter the tests run under (relative to the workspace root, or absolute); empty:
     the workspace's `.venv`/`venv` when it has one, else /usr/bin/python3."""
+
+
+def _finite(instance: object, attribute: object, value: float) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
 
 
 def _regexes(instance: object, attribute: object, value: tuple[str, ...]) -> None:
@@ -68,7 +74,7 @@ class TestGenerationSettings:
     """Rounds at most; later rounds ask for what is still not covered."""
     max_new_tokens: int = attrs.field(default=768, validator=attrs.validators.in_(range(64, 4097)))
     """Upper bound on the tokens of one answer."""
-    temperature: float = attrs.field(default=0.7, validator=attrs.validators.ge(0.0))
+    temperature: float = attrs.field(default=0.7, validator=[attrs.validators.ge(0.0), _finite])
     """Sampling temperature of the answers (0: the first one greedy)."""
     python: str = ""
     """Interpreter the tests run with, so they can import the project's dependencies: the
@@ -127,7 +133,7 @@ class Settings:
     prompt has other files already (see bench/RESULTS.md)."""
     alternatives: int = attrs.field(default=4, validator=attrs.validators.in_(range(1, 17)))
     """Number of candidates sampled per request (one batched pass sharing the prompt)."""
-    temperature: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    temperature: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0), _finite])
     """0 = the first candidate is greedy."""
     trigger: Trigger = "automatic"
     """"automatic": complete as you type; "invoked": only when asked; "off": never."""

@@ -45,3 +45,10 @@ def test_adapter_folders_keep_their_spelling_both_ways() -> None:
     assert errors == [] and settings == Settings(adapters=adapters, max_new_tokens=8)
     assert to_wire(settings)["adapters"] == adapters
     assert parse_settings(to_wire(settings)) == (settings, [])
+
+
+def test_an_infinite_temperature_keeps_the_previous_one() -> None:
+    settings, errors = parse_settings({"temperature": float("inf"),
+                                       "testGeneration": {"temperature": float("nan")}})
+    assert settings == Settings()
+    assert [e.split(":")[0] for e in errors] == ["temperature", "testGeneration"]
