@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.secrets import NEAR_MISSES, SECRETS
 from codegen.pipeline import Pipeline
 from codegen.runtime.backends import HFTokenizer, load_backend
 from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest, ContextFile
-from prompts.secrets import blocked, find_secrets, without_secrets
+from prompts.secrets import blocked, find_secrets, looks_random, without_secrets
 from tests.conftest import write_replay
 
 
@@ -86,3 +87,51 @@ def test_a_suggestion_writing_a_secret_is_not_shown(tmp_path: Path) -> None:
     backend = load_backend(parse_spec(f"replay:{replay}"))
     result = Pipeline(backend, validators=()).complete(CompletionRequest("import os\n", 10, n=2))
     assert [c.insert for c in result.items] == ["AWS = os.environ['AWS']"]
+
+
+FOUND = [(line, note) for line, note in SECRETS if not note.startswith("known miss")]
+
+
+@pytest.mark.parametrize(("line", "note"), FOUND, ids=[note for _, note in FOUND])
+def test_every_synthetic_secret_of_the_benchmark_is_found(line: str, note: str) -> None:
+    assert find_secrets(line), note
+
+
+@pytest.mark.parametrize(("line", "note"), NEAR_MISSES, ids=[note for _, note in NEAR_MISSES])
+def test_no_near_miss_of_the_benchmark_is_taken_for_a_secret(line: str, note: str) -> None:
+    assert find_secrets(line) == [], note
+
+
+def test_the_known_misses_are_the_documented_limits() -> None:
+    missed = [note for line, note in SECRETS if not find_secrets(line)]
+    assert missed == ["known miss: a name that says nothing", "known miss: split over two lines"]
+
+
+@pytest.mark.parametrize(
+    ("value", "random"),
+    [
+        ("28abc70e91efa4c9c665284cb0f07586", True),  # 32 random hex
+        ("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", False),  # hex, but two symbols
+        ("Xh9cqI8ht0LRzVme7wcLCoD33LeWgLeg", True),  # 32 random base64
+        ("OPENAI_API_KEY", False),  # an identifier: one letter case
+        ("user_profile_cache_entry", False),
+        ("Qwen/Qwen2.5-Coder-1.5B-Instruct", False),  # long and mixed, but low entropy
+        ("correct horse battery", False),  # spaces
+    ],
+)
+def test_looks_random(value: str, random: bool) -> None:
+    assert looks_random(value) is random
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ('SIGNING_KEY = "28abc70e91efa4c9c665284cb0f07586"', "literal SIGNING_KEY"),
+        ('headers = {"Authorization": "Bearer RDv1QgM0lKAyYzYdn28UgeLS1iAEUl6WyZMCirL7"}',
+         "Bearer credential"),
+        ("curl -u deploy:O167w1aCtpMui9 https://ci.example.org/api", "curl password"),
+        ('DSN = "Server=db;Password=4mv3F3SIa2jAeB;"', "connection string password"),
+    ],
+)
+def test_the_kind_is_named(line: str, kind: str) -> None:
+    assert [f.kind for f in find_secrets(line)] == [kind]

@@ -159,3 +159,36 @@ def test_the_command_line_writes_the_dataset_and_summarizes(tmp_path: Path) -> N
         [sys.executable, "-m", "lsp_server", "train", "data", str(tmp_path / "nope"), "-o",
          str(out)], capture_output=True, text=True, timeout=120, check=False)
     assert missing.returncode == 2 and "is not a folder" in missing.stderr
+
+
+LEAKY = '''"""Signing and calling the shop API."""
+
+import requests
+
+SIGNING_KEY = "28abc70e91efa4c9c665284cb0f07586"
+KEY_COLUMN = "id"
+
+
+def fetch(url: str) -> dict:
+    headers = {"Authorization": "Bearer RDv1QgM0lKAyYzYdn28UgeLS1iAEUl6WyZMCirL7"}
+    return requests.get(url, headers=headers, timeout=10).json()
+'''
+
+
+def test_the_command_line_keeps_keys_and_bearer_headers_out_of_the_dataset(
+    tmp_path: Path,
+) -> None:
+    # Issue 18: a bare *_KEY literal and a Bearer header reached the dataset.
+    repo, out = tmp_path / "repo", tmp_path / "data.jsonl"
+    (repo / "shop").mkdir(parents=True)
+    (repo / "shop" / "api.py").write_text(LEAKY, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "lsp_server", "train", "data", str(repo), "-o", str(out),
+         "--per-file", "12", "--eval-share", "0"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["secrets_removed"] == 2
+    dataset = out.read_text(encoding="utf-8")
+    assert "28abc70e91efa4c9c665284cb0f07586" not in dataset
+    assert "RDv1QgM0lKAyYzYdn28UgeLS1iAEUl6WyZMCirL7" not in dataset
+    assert 'KEY_COLUMN = \\"id\\"' in dataset  # ordinary code stays
