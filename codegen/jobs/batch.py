@@ -1,23 +1,27 @@
 """Batch generation: JSONL requests in, JSONL results out, through the editor's pipeline.
 
-Each input line is one request: ``id``, and ``prompt`` (code to continue) or ``prefix`` +
-``suffix`` (fill in the middle), optionally ``n``, ``max_new_tokens``, ``temperature``,
-``tests`` (assert statements, run on every candidate like the workspace's tests) and
-``language``. Each output line: ``id``, ``completions`` (ranked, best first, each with its
+Each input line is one request: ``id`` (a string or an integer), and ``prompt`` (code to
+continue) or ``prefix`` + ``suffix`` (fill in the middle), optionally ``n`` (1 to
+`MAX_N`), ``max_new_tokens`` (1 to `MAX_NEW_TOKENS`), ``temperature`` (a finite number, 0
+to `MAX_TEMPERATURE`), ``tests`` (assert statements, run on every candidate like the
+workspace's tests) and ``language``. The input is UTF-8 (a leading byte order mark is
+skipped). Each output line: ``id``, ``completions`` (ranked, best first, each with its
 verdicts), ``raw`` (the model's texts before post-processing), ``discarded`` and
-``timings``; a line that cannot be read becomes ``{"id", "line", "error"}``.
+``timings``; a line that cannot be read (not UTF-8, not JSON, a value out of range, a
+repeated id) or a request that fails becomes ``{"id", "line", "error"}`` (plus ``key``,
+``line:N``, when the line has no id) and the other lines run.
 
 Requests run concurrently on `workers` threads, so the engine decodes them in one batch
 (a finished sequence's slot goes to the next request) and validators of one request run
-while others generate. Results are written in input order, each line flushed as soon as
-every earlier one is written, so the file is always a prefix of the complete output: a
-rerun of the same command skips the ids it holds (a cut last line is dropped first) and
-ends with exactly one record per input id, as an uninterrupted run would.
+while others generate. `run_batch` writes records in input order, each flushed as soon as
+every earlier one is written; `codegen.jobs.results` keeps them between runs (skipping the
+ids done, retrying the errors, refusing other settings).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -28,6 +32,15 @@ from typing import Any, TextIO
 
 from codegen.pipeline import Pipeline
 from codegen.types import Candidate, CompletionRequest, CompletionResult
+
+MAX_N = 64
+"""Most candidates one request may ask for (the engine may allow fewer: its slots)."""
+MAX_NEW_TOKENS = 8192
+"""Most tokens one candidate may be given (each one takes room in the engine's cache)."""
+MAX_TEMPERATURE = 2.0
+"""Highest sampling temperature, the top of OpenAI's documented range; above it is noise."""
+BOM = b"\xef\xbb\xbf"
+"""UTF-8's byte order mark, which some editors put at the start of a file."""
 
 
 class BadRecord(ValueError):
@@ -48,8 +61,19 @@ class BatchItem:
     """The id exactly as the input wrote it (``"7"`` and ``7`` stay apart), None when absent."""
 
 
-def parse_record(text: str, line: int, defaults: Mapping[str, Any]) -> BatchItem:
+def parse_items(lines: Sequence[str | bytes], defaults: Mapping[str, Any]) -> list[BatchItem]:
+    """The items of every input line with content (`bytes`: a line that is not UTF-8)."""
+    return [parse_record(text, number, defaults)
+            for number, text in enumerate(lines, 1) if text.strip()]
+
+
+def parse_record(text: str | bytes, line: int, defaults: Mapping[str, Any]) -> BatchItem:
     """Read one input line; never raises (a bad line becomes an item with an error)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return BatchItem(line, f"line:{line}", None, f"not UTF-8: {exc}")
     try:
         record = json.loads(text)
     except ValueError as exc:
@@ -58,7 +82,7 @@ def parse_record(text: str, line: int, defaults: Mapping[str, Any]) -> BatchItem
         return BatchItem(line, f"line:{line}", None, "a record must be a JSON object")
     raw = record.get("id")
     raw_id = raw if isinstance(raw, str | int) and not isinstance(raw, bool) else None
-    key = _record_key({"id": raw_id, "line": line})
+    key = record_key({"id": raw_id, "line": line})
     try:
         return BatchItem(line, key, request_of(record, defaults), raw_id=raw_id)
     except (BadRecord, ValueError, TypeError) as exc:
@@ -67,8 +91,9 @@ def parse_record(text: str, line: int, defaults: Mapping[str, Any]) -> BatchItem
 
 def request_of(record: Mapping[str, Any], defaults: Mapping[str, Any]) -> CompletionRequest:
     """The completion request a record asks for."""
-    if "id" not in record or not isinstance(record["id"], str | int):
-        raise BadRecord("missing id (a string or an integer)")
+    if not _is_int(record.get("id")) and not isinstance(record.get("id"), str):
+        raise BadRecord("missing id (a string or an integer)" if "id" not in record
+                        else "id must be a string or an integer")
     if "prompt" in record:
         prefix, suffix = record["prompt"], ""
         if "prefix" in record or "suffix" in record:
@@ -87,11 +112,7 @@ def request_of(record: Mapping[str, Any], defaults: Mapping[str, Any]) -> Comple
         raise BadRecord(f"language {language!r} is not supported (only python)")
     options = {**defaults, **{k: record[k] for k in ("n", "max_new_tokens", "temperature")
                               if k in record}}
-    for name in ("n", "max_new_tokens"):
-        if not isinstance(options[name], int) or isinstance(options[name], bool):
-            raise BadRecord(f"{name} must be an integer")
-    if not isinstance(options["temperature"], int | float) or options["temperature"] < 0:
-        raise BadRecord("temperature must be a number >= 0")
+    check_options(options)
     return CompletionRequest(
         text=prefix + suffix,
         offset=len(prefix),
@@ -102,6 +123,27 @@ def request_of(record: Mapping[str, Any], defaults: Mapping[str, Any]) -> Comple
         trigger="invoked",
         tests=tuple(tests),
     )
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """Raise `BadRecord` unless ``n``, ``max_new_tokens`` and ``temperature`` are in range.
+
+    JSON as Python reads it allows ``NaN`` and ``Infinity``, and ``true`` is an int there.
+    """
+    for name, top in (("n", MAX_N), ("max_new_tokens", MAX_NEW_TOKENS)):
+        value = options[name]
+        if not _is_int(value) or not 1 <= value <= top:
+            raise BadRecord(f"{name} must be an integer from 1 to {top}, not {value!r}")
+    value = options["temperature"]
+    if not (_is_int(value) or isinstance(value, float)) or not (
+        math.isfinite(value) and 0 <= value <= MAX_TEMPERATURE
+    ):
+        raise BadRecord(f"temperature must be a number from 0 to {MAX_TEMPERATURE:g}, "
+                        f"not {value!r}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _file_name(key: object) -> str:
@@ -136,27 +178,8 @@ def _candidate(candidate: Candidate) -> dict[str, Any]:
             "verdicts": verdicts}
 
 
-def done_keys(output: Path) -> set[str]:
-    """Keys of the records an earlier run wrote; a cut last line is removed from the file."""
-    if not output.exists():
-        return set()
-    data = output.read_bytes()
-    keep = data if data.endswith(b"\n") or not data else data[: data.rfind(b"\n") + 1]
-    if len(keep) != len(data):
-        with output.open("r+b") as handle:
-            handle.truncate(len(keep))
-    keys = set()
-    for line in keep.decode("utf-8", "replace").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            keys.add(str(record["key"]) if "key" in record else _record_key(record))
-    return keys
-
-
-def _record_key(record: Mapping[str, Any]) -> str:
+def record_key(record: Mapping[str, Any]) -> str:
+    """The key a record is resumed by: its id as a string, else ``line:N``."""
     raw = record.get("id")
     if isinstance(raw, str | int) and not isinstance(raw, bool):
         return str(raw)
@@ -176,7 +199,7 @@ class Progress:
 
 def run_batch(
     pipeline: Pipeline,
-    lines: Sequence[str],
+    lines: Sequence[str | bytes],
     output: TextIO,
     *,
     skip: set[str],
@@ -185,38 +208,60 @@ def run_batch(
     stop: threading.Event,
     progress: Progress | None = None,
 ) -> Progress:
-    """Run every request not in `skip`, writing records in input order; return the counts.
+    """Run every request whose id is not in `skip`, writing records in input order.
 
+    Lines that are not requests (a repeated id included) always get their error record.
     `stop` (Ctrl-C) makes running requests end at their next decode step, unwritten; what
-    was written stays valid and a rerun goes on from there.
+    was written stays valid. An error writing `output` stops every request and is raised.
+    Return the counts.
     """
     counts = progress or Progress()
-    items = [parse_record(text, number, defaults)
-             for number, text in enumerate(lines, 1) if text.strip()]
-    pending = [item for item in items if item.key not in skip]
+    items = parse_items(lines, defaults)
+    owners = owner_lines(items)
+    pending = [item for item in items
+               if not (item.key in skip and owners.get(item.key) == item.line)]
     counts.total, counts.skipped = len(pending), len(items) - len(pending)
-    seen: set[str] = set()
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="batch") as pool:
         futures: list[tuple[BatchItem, Future[dict[str, Any]] | None]] = []
         for item in pending:
-            if item.request is None or item.key in seen:
+            if item.request is None or owners.get(item.key) != item.line:
                 futures.append((item, None))
             else:
-                seen.add(item.key)
                 futures.append((item, pool.submit(_complete, pipeline, item, stop)))
         for item, future in futures:
-            record = _error(item, seen) if future is None else _wait(future, stop)
+            record = _error(item) if future is None else _wait(future, stop)
             if record is None:  # stopped
-                for _, other in futures:
-                    if other is not None:
-                        other.cancel()
+                _cancel(futures, stop)
                 break
-            output.write(json.dumps(record, ensure_ascii=False) + "\n")
-            output.flush()  # a kill -9 loses nothing written before it
+            try:
+                output.write(record_line(record) + "\n")
+                output.flush()  # a kill -9 loses nothing written before it
+            except BaseException:
+                _cancel(futures, stop)
+                raise
             counts.done += 1
             counts.errors += "error" in record
             counts.tokens += int(record.get("timings", {}).get("generated_tokens", 0))
     return counts
+
+
+def record_line(record: Mapping[str, Any]) -> str:
+    """A record as one JSON line: readable text, escaped only where UTF-8 cannot hold it."""
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, e.g. an id written as "\\ud800"
+        return json.dumps(record)
+    return text
+
+
+def _cancel(futures: Sequence[tuple[BatchItem, Future[Any] | None]],
+            stop: threading.Event) -> None:
+    """End the running requests at their next decode step; never start the others."""
+    stop.set()
+    for _, future in futures:
+        if future is not None:
+            future.cancel()
 
 
 def _complete(pipeline: Pipeline, item: BatchItem, stop: threading.Event) -> dict[str, Any]:
@@ -236,7 +281,7 @@ def _original_id(item: BatchItem) -> str | int:
     return item.key if item.raw_id is None else item.raw_id
 
 
-def _error(item: BatchItem, seen: set[str]) -> dict[str, Any]:
+def _error(item: BatchItem) -> dict[str, Any]:
     why = item.error or f"repeats id {item.key!r} of an earlier line"
     record: dict[str, Any] = {"id": item.raw_id, "line": item.line, "error": why}
     if item.raw_id is None:
@@ -255,8 +300,28 @@ def _wait(future: Future[dict[str, Any]], stop: threading.Event) -> dict[str, An
         return None if record.get("cancelled") else record
 
 
-def read_lines(path: Path) -> list[str]:
-    """The input file's lines (``-`` reads standard input)."""
-    if str(path) == "-":
-        return sys.stdin.read().splitlines()
-    return path.read_text(encoding="utf-8").splitlines()
+def owner_lines(items: Sequence[BatchItem]) -> dict[str, int]:
+    """Each id's owning line: the first with a request for it (later ones are repeats)."""
+    owners: dict[str, int] = {}
+    for item in items:
+        if item.request is not None:
+            owners.setdefault(item.key, item.line)
+    return owners
+
+
+def read_lines(path: Path) -> list[str | bytes]:
+    """The input's lines (``-`` reads standard input), split at newlines only.
+
+    A leading byte order mark is skipped; a line that is not UTF-8 stays `bytes` (it
+    becomes that line's error record, and the others run).
+    """
+    data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    lines: list[str | bytes] = []
+    for raw in data.removeprefix(BOM).split(b"\n"):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            lines.append(raw)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines

@@ -7,6 +7,10 @@ the hidden tests are read here, after the batch ran, and executed in the sandbox
 model output (the first generation, inserted unchanged) and of the vetted top suggestion
 (nothing shown counts as a failure), and pass@k for k up to n (the unbiased estimator of
 Chen et al. 2021 over the raw samples; for vetted, whether any of the top k passes).
+
+Results are resumed like `vetted batch`'s, and kept apart by the settings that made them:
+the default folder's name ends in a digest of them (`default_folder`), and the report
+names them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from codegen.jobs.results import fingerprint
 from validators.execution import Job, execute
 from validators.sandbox import Sandbox
 
@@ -69,6 +74,11 @@ def load_suite(data: Path, suite: str) -> tuple[list[Task], Layout]:
             except (ValueError, KeyError, TypeError) as exc:
                 raise SuiteError(f"{path}:{number}: not a task ({exc})") from exc
     return tasks, layout
+
+
+def default_folder(settings: Mapping[str, Any]) -> Path:
+    """``eval-out/SUITE-DIGEST``: runs with other settings never share results."""
+    return Path("eval-out") / f"{settings['suite']}-{fingerprint(settings)}"
 
 
 def pick(tasks: Sequence[Task], subset: int | None, limit: int | None) -> list[Task]:
@@ -155,8 +165,12 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def report(suite: str, scores: Sequence[TaskScore], n: int) -> dict[str, Any]:
-    """The JSON report: pass@1 raw and vetted, pass@k, shown share, per-task results."""
+def report(suite: str, scores: Sequence[TaskScore], n: int, *,
+           settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON report: pass@1 raw and vetted, pass@k, shown share, per-task results.
+
+    `settings`, what produced the results (model, n, subset, ...), are reported as given.
+    """
     total = len(scores)
 
     def mean(values: Sequence[float]) -> float:
@@ -164,6 +178,7 @@ def report(suite: str, scores: Sequence[TaskScore], n: int) -> dict[str, Any]:
 
     result: dict[str, Any] = {
         "suite": suite,
+        **({"settings": dict(settings)} if settings is not None else {}),
         "tasks": total,
         "n": n,
         "pass@1": {

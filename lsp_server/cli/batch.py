@@ -3,24 +3,37 @@
 Both load the model once, build the same pipeline as the server (prompt template,
 post-processing, every validator, ranking) and run the requests concurrently so the engine
 batches them. A rich progress bar shows done/total, tokens/s and the time left (`--quiet`
-for scripts); Ctrl-C stops cleanly, keeping every record written.
+for scripts); Ctrl-C stops cleanly, keeping every record written (a second one stops at
+once, the records finished kept for the next run).
+
+Reruns go on where the last one ended, as `codegen.jobs.results` describes: the ids done
+are skipped, error records retried, other settings refused (status 2, naming the
+difference), a damaged result line reported with its file and line (status 2). The output
+may not be the input. A failed write (a full disk) ends the run with one line and status
+1, the output whole and this run's records kept for the next one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, wait
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from codegen.jobs import batch, evaluate
+from codegen.jobs import batch, evaluate, results
 from codegen.pipeline import Pipeline
 from codegen.runtime.backends import Backend, RuntimeOptions, load_backend
-from codegen.runtime.model import parse_spec, resolve_default_spec
+from codegen.runtime.model import ModelSpec, parse_spec, resolve_default_spec
 from codegen.runtime.placement import QUANTIZE_MODES
 from prompts.templates import FimTemplate
 from validators import close_validators, create_validators
@@ -39,10 +52,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     suite.add_argument("--data", type=Path, required=True,
                        help="folder with the suites' public files as published: humaneval/ "
                             "(HumanEval and its infilling variants), mbpp/ (sanitized MBPP)")
-    suite.add_argument("--subset", type=int, default=None, help="a seeded sample of N tasks")
-    suite.add_argument("--limit", type=int, default=None, help="only the first K tasks")
+    suite.add_argument("--subset", type=_int_in(1, 10**6), default=None,
+                       help="a seeded sample of N tasks")
+    suite.add_argument("--limit", type=_int_in(0, 10**6), default=None,
+                       help="only the first K tasks")
     suite.add_argument("--out", type=Path, default=None,
-                       help="folder for requests, results and report (default eval-out/SUITE)")
+                       help="folder for requests, results and report (default "
+                            "eval-out/SUITE-SETTINGS, SETTINGS a digest of model, n, ...)")
     _common(suite)
 
 
@@ -52,24 +68,52 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--quantize", default="auto", choices=QUANTIZE_MODES,
                         help="decoding weights: auto (int4 on a CPU), int4, int8, off")
-    parser.add_argument("--n", type=int, default=1, help="candidates per request (default)")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--temperature", type=float, default=0.0)
-    parser.add_argument("--workers", type=int, default=0,
+    parser.add_argument("--n", type=_int_in(1, batch.MAX_N), default=1,
+                        help="candidates per request (default)")
+    parser.add_argument("--max-new-tokens", type=_int_in(1, batch.MAX_NEW_TOKENS), default=128)
+    parser.add_argument("--temperature", type=_temperature, default=0.0)
+    parser.add_argument("--workers", type=_int_in(0, 1024), default=0,
                         help="requests at once (default: the engine's slots / n)")
     parser.add_argument("--no-validators", action="store_true",
                         help="post-process only: no syntax, mypy or test checks")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its message
+    return parse
+
+
+def _temperature(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and 0 <= value <= batch.MAX_TEMPERATURE):
+        raise argparse.ArgumentTypeError(f"{text} is not from 0 to {batch.MAX_TEMPERATURE:g}")
+    return value
+
+
 def run_batch_command(args: argparse.Namespace) -> int:
     """`vetted batch`: run the input's requests into the output file."""
+    output: Path = args.output
+    if str(args.input) != "-" and any(
+        _same_file(args.input, p)
+        for p in (output, results.partial_path(output), results.settings_path(output))
+    ):
+        print(f"vetted: {output} is the input {args.input}; write the results elsewhere",
+              file=sys.stderr)
+        return 2
     try:
         lines = batch.read_lines(args.input)
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"vetted: cannot read {args.input}: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"vetted: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    return _run(args, lines, args.output)
+    spec = _spec(args)
+    return _run(args, spec, lines, output, _settings(args, spec))
 
 
 def run_eval_command(args: argparse.Namespace) -> int:
@@ -80,25 +124,34 @@ def run_eval_command(args: argparse.Namespace) -> int:
         print(f"vetted: {exc}", file=sys.stderr)
         return 2
     tasks = evaluate.pick(tasks, args.subset, args.limit)
-    out = args.out or Path("eval-out") / args.suite
+    spec = _spec(args)
+    settings = {**_settings(args, spec), "suite": args.suite}
+    out = args.out or evaluate.default_folder(settings)
     out.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(evaluate.batch_record(t, layout, args.n, args.max_new_tokens))
-             for t in tasks]
-    (out / "requests.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    status = _run(args, lines, out / "results.jsonl")
+    try:  # before requests.jsonl is written: it belongs to the results there
+        results.check_settings(out / "results.jsonl", settings)
+    except results.ResultsError as exc:
+        print(f"vetted: {exc}", file=sys.stderr)
+        return 2
+    lines: list[str | bytes] = [
+        json.dumps(evaluate.batch_record(t, layout, args.n, args.max_new_tokens)) for t in tasks]
+    (out / "requests.jsonl").write_text("\n".join(map(str, lines)) + "\n", encoding="utf-8")
+    status = _run(args, spec, lines, out / "results.jsonl", settings)
     if status != 0:
         return status
-    records = {}
-    for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        records[str(record.get("id"))] = record
+    try:
+        records = {s.key: s.record for s in results.read_results(out / "results.jsonl")}
+    except results.ResultsError as exc:
+        print(f"vetted: {exc}", file=sys.stderr)
+        return 2
     with Sandbox(SandboxLimits(wall_seconds=900.0)) as sandbox:
         try:
             scores = evaluate.score(sandbox, tasks, layout, records)
         except evaluate.SuiteError as exc:
             print(f"vetted: {exc}", file=sys.stderr)
             return 2
-    result = evaluate.report(args.suite, scores, args.n)
+    result = evaluate.report(args.suite, scores, args.n,
+                             settings={**settings, "subset": args.subset, "limit": args.limit})
     (out / "report.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     summary = {k: v for k, v in result.items() if k != "per_task"}
     print(json.dumps(summary))
@@ -107,35 +160,65 @@ def run_eval_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace, lines: list[str], output: Path) -> int:
-    spec = parse_spec(args.model) if args.model else resolve_default_spec()
+def _spec(args: argparse.Namespace) -> ModelSpec:
+    return parse_spec(args.model) if args.model else resolve_default_spec()
+
+
+def _settings(args: argparse.Namespace, spec: ModelSpec) -> dict[str, Any]:
+    """What decides a record's content, as `OUTPUT.meta.json` keeps it."""
+    return {"model": str(spec), "quantize": args.quantize, "dtype": args.dtype, "n": args.n,
+            "max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
+            "validators": not args.no_validators}
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _run(args: argparse.Namespace, spec: ModelSpec, lines: list[str | bytes], output: Path,
+         settings: dict[str, Any]) -> int:
+    defaults = {"n": args.n, "max_new_tokens": args.max_new_tokens,
+                "temperature": args.temperature}
+    items = batch.parse_items(lines, defaults)
+    try:
+        results.check_settings(output, settings)
+        results.fold(output, items)  # what a killed run left in the partial file
+        skip = results.done_keys(output)
+    except results.ResultsError as exc:
+        print(f"vetted: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"vetted: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     backend = load_backend(spec, device=args.device, dtype=args.dtype,
                            progress=None if args.quiet else _say,
                            runtime=RuntimeOptions(quantize=args.quantize))
     validators = () if args.no_validators else create_validators(patient=True)
     pipeline = Pipeline(backend, FimTemplate(), validators=validators)
-    defaults = {"n": args.n, "max_new_tokens": args.max_new_tokens,
-                "temperature": args.temperature}
-    skip = batch.done_keys(output)
     stop = threading.Event()
     counts = batch.Progress()
+    partial = results.partial_path(output)
     try:
-        with output.open("a", encoding="utf-8") as handle:
-            worker = threading.Thread(
-                target=batch.run_batch,
-                args=(pipeline, lines, handle),
-                kwargs={"skip": skip, "defaults": defaults, "workers": _workers(args, backend),
-                        "stop": stop, "progress": counts},
-                daemon=True,
-            )
-            worker.start()
-            _show(worker, counts, args.quiet)
-    except KeyboardInterrupt:
-        stop.set()
-        worker.join(timeout=60)
-        print(f"\nvetted: stopped; {counts.done} records written to {output}, rerun to go on",
-              file=sys.stderr)
-        return 130
+        with partial.open("a", encoding="utf-8") as handle:
+            outcome = _start(lambda: batch.run_batch(
+                pipeline, lines, handle, skip=skip, defaults=defaults,
+                workers=_workers(args, backend), stop=stop, progress=counts))
+            try:
+                _show(outcome, counts, args.quiet)
+            except KeyboardInterrupt:
+                return _stop(stop, outcome, output, items, counts)
+            outcome.result()
+        results.fold(output, items)
+    except OSError as exc:
+        print(f"vetted: cannot write the results ({exc.strerror or exc}); {output} is whole "
+              f"and {partial.name} keeps this run's records: rerun to go on", file=sys.stderr)
+        return 1
+    except results.ResultsError as exc:
+        print(f"vetted: {exc}", file=sys.stderr)
+        return 2
     finally:
         close_validators(validators)
         backend.close()
@@ -143,6 +226,37 @@ def _run(args: argparse.Namespace, lines: list[str], output: Path) -> int:
         print(f"vetted: {counts.done} records ({counts.errors} errors, {counts.skipped} done "
               f"before) in {output}", file=sys.stderr)
     return 0
+
+
+def _start(work: Callable[[], batch.Progress]) -> Future[batch.Progress]:
+    """Run `work` on a daemon thread; its result or exception lands in the future."""
+    outcome: Future[batch.Progress] = Future()
+
+    def run() -> None:
+        try:
+            outcome.set_result(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            outcome.set_exception(exc)
+
+    threading.Thread(target=run, name="batch-writer", daemon=True).start()
+    return outcome
+
+
+def _stop(stop: threading.Event, outcome: Future[batch.Progress], output: Path,
+          items: list[batch.BatchItem], counts: batch.Progress) -> int:
+    """Ctrl-C: let running requests end, keep what was written; a second Ctrl-C cuts short."""
+    stop.set()
+    try:
+        wait([outcome], timeout=60)
+        results.fold(output, items)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a third one ends the process outright
+        print(f"\nvetted: stopped at once; the records finished are in "
+              f"{results.partial_path(output)}, rerun to go on", file=sys.stderr)
+        return 130
+    print(f"\nvetted: stopped; {counts.done} records written to {output}, rerun to go on",
+          file=sys.stderr)
+    return 130
 
 
 def _workers(args: argparse.Namespace, backend: Backend) -> int:
@@ -154,11 +268,11 @@ def _workers(args: argparse.Namespace, backend: Backend) -> int:
     return max(1, slots // max(n, 1))
 
 
-def _show(worker: threading.Thread, counts: batch.Progress, quiet: bool) -> None:
+def _show(worker: Future[batch.Progress], counts: batch.Progress, quiet: bool) -> None:
     """Wait for the worker, drawing the progress bar unless `quiet`."""
-    if quiet or not counts.total and not worker.is_alive():
-        while worker.is_alive():
-            worker.join(timeout=0.5)
+    if quiet or not counts.total and worker.done():
+        while not worker.done():
+            wait([worker], timeout=0.5)
         return
     started = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(),
@@ -166,8 +280,8 @@ def _show(worker: threading.Thread, counts: batch.Progress, quiet: bool) -> None
                TextColumn("{task.fields[rate]} tokens/s"), TimeRemainingColumn())
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task("vetted batch", total=None, rate="0")
-        while worker.is_alive():
-            worker.join(timeout=0.5)
+        while not worker.done():
+            wait([worker], timeout=0.5)
             elapsed = max(time.perf_counter() - started, 1e-6)
             bar.update(task, total=counts.total or None, completed=counts.done,
                        rate=f"{counts.tokens / elapsed:.0f}")
