@@ -111,7 +111,10 @@ def read_results(path: Path, *, ours: bool = False) -> list[Stored]:
         if not isinstance(record, dict):
             raise ResultsError(f"{path}:{number}: not a JSON object; "
                                "repair or delete that line, then rerun")
-        key = str(record["key"]) if "key" in record else record_key(record)
+        # Only an error record of a line without an id has a "key"; in another record
+        # it is a user's note.
+        key = str(record["key"]) if "key" in record and "error" in record else (
+            record_key(record))
         stored.append(Stored(number, key, text, record))
     return stored
 
@@ -165,10 +168,9 @@ def merge(items: Sequence[BatchItem], kept: Mapping[str, Stored],
 
     An item owning an id (the first line with a request for it) gets the earlier good
     record for it (`kept`, by id), else this run's (`new`); other items get this run's
-    error record for their line.
-    The earlier error records are dropped (their requests ran again). A good earlier
-    record that no item owns (a user's, or one for a line since removed) stays, after the
-    record it followed.
+    error record for their line. The earlier error records are dropped (their requests
+    ran again). A good earlier record that no item owns (a user's, or one for a line since
+    removed) stays, after the record it followed.
     """
     fresh = {s.key: s for s in new if not s.error and s.key not in kept}
     failed = {s.record.get("line"): s for s in new if s.error}

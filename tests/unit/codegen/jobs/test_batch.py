@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from codegen.jobs.batch import BadRecord, check_options, parse_record, read_lines, record_line
+from codegen.jobs.batch import (
+    BadRecord,
+    check_options,
+    parse_record,
+    read_lines,
+    record_line,
+    run_batch,
+)
 
 DEFAULTS = {"n": 1, "max_new_tokens": 128, "temperature": 0.0}
 
@@ -81,3 +91,21 @@ def test_read_lines_skips_a_bom_and_keeps_a_bad_line_as_bytes(tmp_path: Path) ->
 def test_record_line_escapes_only_what_utf8_cannot_hold() -> None:
     assert record_line({"id": "é"}) == '{"id": "é"}'
     assert record_line({"id": "\ud800"}) == '{"id": "\\ud800"}'
+
+
+class FullDisk(io.StringIO):
+    """Takes the first line, then answers like a full disk."""
+
+    def flush(self) -> None:
+        if self.getvalue().count("\n") > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_failed_write_stops_the_run_and_is_raised() -> None:
+    lines = ["{bad", "{worse", "{worst"]  # error records only: no pipeline is called
+    stop = threading.Event()
+    output = FullDisk()
+    with pytest.raises(OSError, match="No space left"):
+        run_batch(None, lines, output, skip=set(), defaults=DEFAULTS,  # type: ignore[arg-type]
+                  workers=1, stop=stop)
+    assert stop.is_set()

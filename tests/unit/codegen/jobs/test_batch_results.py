@@ -77,7 +77,8 @@ def test_an_id_twice_is_refused(tmp_path: Path) -> None:
 
 
 def test_error_records_are_not_done(tmp_path: Path) -> None:
-    out = write(tmp_path / "out.jsonl", good("a"), failed("b", 2), good(3))
+    noted = json.dumps({"id": "a", "completions": [], "key": "a user's note"})
+    out = write(tmp_path / "out.jsonl", noted, failed("b", 2), good(3))
     assert done_keys(out) == {"a", "3"}
 
 
