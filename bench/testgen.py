@@ -128,7 +128,7 @@ def _valid(result: TestGenResult, text: str, sandbox: Sandbox) -> int:
     """Delivered tests that pass when the written test file runs against the solution."""
     if not result.delivered:
         return 0
-    written = result.new_text
+    written = result.written()
     module = ModuleUnderTest("solution", text)
     tests = [CandidateTest(t.name, written) for t in result.delivered]
     return sum(o.passed for o in run_tests(sandbox, module, tests, runs=1))

@@ -139,23 +139,24 @@ def to_lsp_completion_item(
 
 
 def test_generation_edit(uri: str, text: str, result: TestGenResult) -> types.WorkspaceEdit:
-    """The edit that writes generated tests: append to the test file, or create it."""
-    additions = result.new_text
+    """The edit that writes generated tests into `text` (the test file), or creates the file.
+
+    Imports join the file's own on top, the tests go at its end (`TestGenResult.edits`).
+    """
+
+    def position(offset: int) -> types.Position:
+        line, character = position_at(text, offset)
+        return types.Position(line=line, character=character)
+
+    edits = types.TextDocumentEdit(
+        text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+        edits=[types.TextEdit(range=types.Range(position(e.start), position(e.end)),
+                              new_text=e.new_text) for e in result.edits(text)],
+    )
     if result.test_file.exists:
-        line, character = position_at(text, len(text))
-        end = types.Position(line=line, character=character)
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
-            edits=[types.TextEdit(range=types.Range(end, end), new_text=additions)],
-        )])
-    start = types.Position(line=0, character=0)
-    return types.WorkspaceEdit(document_changes=[
-        types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True)),
-        types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
-            edits=[types.TextEdit(range=types.Range(start, start), new_text=additions)],
-        ),
-    ])
+        return types.WorkspaceEdit(document_changes=[edits])
+    create = types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True))
+    return types.WorkspaceEdit(document_changes=[create, edits])
 
 
 def test_report(result: TestGenResult) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from codegen.runtime.call import GenerateCall
 from codegen.runtime.generate import SamplingParams
 from codegen.testgen.existing import baseline, existing_keys
 from codegen.testgen.testfile import TestFile, choose_test_file, existing_test_names
-from codegen.testgen.writing import Edit, edits_adding, imports_used, render_additions
+from codegen.testgen.writing import Edit, apply_edits, edits_adding, imports_used
 from prompts.context import Example, FunctionContext, function_context, normal_source
 from prompts.index import module_of
 from prompts.testgen import (
@@ -158,15 +158,10 @@ class TestGenResult:
     failing_examples: tuple[str, ...] = ()
     """Docstring examples the code does not satisfy (`shown_example`)."""
 
-    @property
-    def new_text(self) -> str:
-        """The delivered tests as one block to append, the imports the file lacks first.
-
-        Right for a new file; in an existing one those imports would land mid file, so
-        writers use `edits`.
-        """
-        tests = [(test.source, test.imports) for test in self.delivered]
-        return render_additions(self.test_file.text, self.test_file.import_line, tests)
+    def written(self, text: str | None = None) -> str:
+        """The whole test file once `edits` are made to `text` (the file as it was read)."""
+        current = self.test_file.text if text is None else text
+        return apply_edits(current, self.edits(current))
 
     def edits(self, text: str | None = None) -> list[Edit]:
         """The edits that write the delivered tests into the test file's `text`.

@@ -222,34 +222,6 @@ def _offset(text: str, line: int, column: int) -> int:
     return start + len(lines[line - 1].encode("utf-8")[:column].decode("utf-8", "replace"))
 
 
-def render_additions(existing: str, import_line: str, tests: Sequence[tuple[str, Sequence[str]]],
-                     ) -> str:
-    """The delivered tests as one block to append (the imports `existing` lacks first)."""
-    if not tests:
-        return ""
-    have = _top_level_imports(existing)
-    wanted = [import_line, *(line for _, imports in tests for line in imports)]
-    imports = [line for line in dict.fromkeys(wanted) if line not in have]
-    parts = [_import_block(imports)] if imports else []
-    parts += [source.rstrip() for source, _ in tests]
-    body = "\n\n\n".join(parts) + "\n"
-    if not existing.strip():
-        return body
-    return ("\n\n" if existing.endswith("\n") else "\n\n\n") + body
-
-
-def _top_level_imports(text: str) -> set[str]:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return set()
-    return {
-        ast.get_source_segment(text, node) or ""
-        for node in tree.body
-        if isinstance(node, ast.Import | ast.ImportFrom)
-    }
-
-
 def imports_used(test: ParsedTest) -> tuple[str, ...]:
     """The answer's import statements that bind a name the test function uses.
 

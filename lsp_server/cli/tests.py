@@ -24,7 +24,6 @@ from codegen.testgen.generation import (
     generate_tests,
 )
 from codegen.testgen.testfile import top_directories
-from codegen.testgen.writing import apply_edits
 from lsp_server.convert import test_report
 from validators.embedded import WorkspaceTestFiles
 from validators.testrun import SandboxUnavailable, sandbox_for
@@ -36,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     tests = sub.add_parser("tests", help="generate unit tests that pass and add coverage")
     tests.add_argument("target", help="path/to/module.py::function (Class.method for a method)")
     tests.add_argument("-o", "--output", default=None,
-                       help="write the tests here ('-' prints them); default: the project's "
-                       "test file for the module")
+                       help="write the tests here ('-' prints the test file as it would be "
+                       "written); default: the project's test file for the module")
     tests.add_argument("--model", default="", help="model spec; default: the built-in default")
     tests.add_argument("--device", default="auto")
     tests.add_argument("--samples", type=int, default=4, help="answers per round")
@@ -125,12 +124,12 @@ def _write(result: TestGenResult, root: Path, output: str | None) -> str:
     if not result.delivered:
         return ""
     if output == "-":
-        print(result.new_text, end="")
+        print(result.written(), end="")
         return "-"
     target = Path(output) if output is not None else root / result.test_file.path
     existing = target.read_text(encoding="utf-8") if target.exists() else ""
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(apply_edits(existing, result.edits(existing)), encoding="utf-8")
+    target.write_text(result.written(existing), encoding="utf-8")
     return str(target)
 
 

@@ -103,10 +103,14 @@ class Editor:
             elif isinstance(change, types.TextDocumentEdit):
                 path = _path(change.text_document.uri)
                 text = path.read_text(encoding="utf-8")
+                # As in LSP, every range refers to the document before any edit is made.
+                spans = []
                 for edit in change.edits:
                     assert isinstance(edit, types.TextEdit)
-                    offset = _offset(text, edit.range.start)
-                    text = text[:offset] + edit.new_text + text[_offset(text, edit.range.end):]
+                    spans.append((_offset(text, edit.range.start), _offset(text, edit.range.end),
+                                  edit.new_text))
+                for start, end, new_text in sorted(spans, reverse=True):
+                    text = text[:start] + new_text + text[end:]
                 path.write_text(text, encoding="utf-8")
         return types.ApplyWorkspaceEditResult(applied=True)
 
@@ -215,9 +219,10 @@ async def test_only_tests_that_pass_twice_and_add_coverage_are_written(
     assert report["coverageBefore"]["percent"] < 100 == report["coverageAfter"]["percent"]
     assert report["testFile"] == "tests/test_pricing.py" and report["applied"] is True
     written = (project / "tests" / "test_pricing.py").read_text(encoding="utf-8")
-    assert written.startswith(EXISTING_TESTS)
-    added = written[len(EXISTING_TESTS):]
-    assert "import pytest\n" in added and "def test_rejects_negative_percent():" in added
+    # The import joins the file's own on top (an editor's edit, not an append).
+    assert written.startswith("import pytest\n" + EXISTING_TESTS)
+    added = written[len("import pytest\n" + EXISTING_TESTS):]
+    assert "import" not in added and "def test_rejects_negative_percent():" in added
     assert "test_half_off" not in added and "test_passes_only_once" not in added
     # What the user gets is a test file that passes.
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

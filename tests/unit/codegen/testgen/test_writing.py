@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codegen.testgen.writing import apply_edits, edits_adding, render_additions
+from codegen.testgen.writing import apply_edits, edits_adding
 
 RAISES = "def test_b():\n    with pytest.raises(ValueError):\n        discount(1, -1)\n"
 ISCLOSE = "def test_c():\n    assert isclose(discount(1, 0), 1)\n"
@@ -88,14 +88,3 @@ def test_the_result_is_ruff_e402_clean(before: str, tmp_path: Path) -> None:
                            "E402,F811", str(path)], capture_output=True, text=True,
                           check=False)
     assert lint.returncode == 0, lint.stdout
-
-
-def test_additions_as_one_block_bring_only_the_imports_the_file_lacks() -> None:
-    existing = "import pytest\n\nfrom shop.pricing import discount\n\n\ndef test_a():\n    pass\n"
-    tests = [("def test_b():\n    assert math.isclose(discount(1, 0), 1)\n", ["import math"])]
-    assert render_additions(existing, "from shop.pricing import discount", tests) == (
-        "\n\nimport math\n\n\ndef test_b():\n    assert math.isclose(discount(1, 0), 1)\n"
-    )
-    assert render_additions("", "from shop.pricing import discount", tests).startswith(
-        "import math\nfrom shop.pricing import discount\n\n\ndef test_b():"
-    )
