@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -116,12 +117,18 @@ def _check_base(folder: Path, trained_on: str, served: str) -> None:
                            f"served {served})")
 
 
+_CONVERTED = re.compile(r"(?:-(?:q\d+_[a-z0-9_]+|iq\d+_[a-z0-9_]+|f16|bf16|f32))?"
+                        r"(?:\.gguf)?(?:-[0-9a-f]{12})?$")
+"""What a GGUF file and our conversion of it add to a model's name: ``-q4_k_m-<key>``."""
+
+
 def _model_name(name_or_path: str) -> str:
-    """``Qwen2.5-Coder-1.5B`` of a hub id, a folder or a hub cache snapshot, lowercased."""
+    """``qwen2.5-coder-1.5b`` of a hub id, a folder, a hub cache snapshot or a converted GGUF."""
     parts = [part for part in name_or_path.replace("\\", "/").split("/") if part]
     if "snapshots" in parts:  # the hub cache: .../models--Org--Name/snapshots/<commit>
         parts = parts[: parts.index("snapshots")]
-    return parts[-1].rsplit("--", 1)[-1].lower() if parts else ""
+    name = parts[-1].rsplit("--", 1)[-1].lower() if parts else ""
+    return _CONVERTED.sub("", name)
 
 
 class AdapterBank:

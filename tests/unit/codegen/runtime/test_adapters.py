@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from transformers import AutoModelForCausalLM
 
-from codegen.runtime.adapters import AdapterError, read_adapter
+from codegen.runtime.adapters import AdapterError, _check_base, read_adapter
 from codegen.runtime.backends import TorchBackend, load_backend
 from codegen.runtime.generate import SamplingParams
 from codegen.runtime.model import parse_spec, pull
@@ -160,3 +160,19 @@ def test_adapter_files_are_read_with_their_scale(adapters: tuple[Path, Path]) ->
     assert weights.scale == 4.0  # lora_alpha 16 / r 4
     assert sorted(weights.modules)[:2] == ["model.layers.0.self_attn.q_proj",
                                            "model.layers.0.self_attn.v_proj"]
+
+
+@pytest.mark.parametrize(("trained_on", "served"), [
+    ("Qwen/Qwen2.5-Coder-1.5B", "/srv/models--Qwen--Qwen2.5-Coder-1.5B/snapshots/0a1b2c"),
+    ("Qwen/Qwen2.5-Coder-1.5B-Instruct",
+     "/home/al/.cache/vetted/models/qwen2.5-coder-1.5b-instruct-q4_k_m-0123456789ab"),
+    ("/mnt/Qwen2.5-Coder-7B", "qwen2.5-coder-7b-q8_0.gguf"),
+])
+def test_the_same_model_under_another_spelling_is_one_base(trained_on: str, served: str) -> None:
+    _check_base(Path("adapter"), trained_on, served)
+
+
+def test_a_base_and_its_instruct_model_are_two_bases() -> None:
+    with pytest.raises(AdapterError, match="trained for another base model"):
+        _check_base(Path("adapter"), "Qwen/Qwen2.5-Coder-1.5B-Instruct",
+                    "/models/qwen2.5-coder-1.5b-q4_k_m-0123456789ab")
