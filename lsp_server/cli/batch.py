@@ -183,6 +183,10 @@ def _run(args: argparse.Namespace, spec: ModelSpec, lines: list[str | bytes], ou
     defaults = {"n": args.n, "max_new_tokens": args.max_new_tokens,
                 "temperature": args.temperature}
     items = batch.parse_items(lines, defaults)
+    if output.exists() and not output.is_file():  # /dev/stdout, a pipe, a folder
+        print(f"vetted: {output} is not a regular file; give a file for the results (it is "
+              "replaced whole when a run ends)", file=sys.stderr)
+        return 2
     try:
         results.check_settings(output, settings)
         results.fold(output, items)  # what a killed run left in the partial file

@@ -178,6 +178,20 @@ def test_the_output_may_not_be_the_input(tmp_path: Path) -> None:
     assert (tmp_path / "in.jsonl").read_bytes() == data
 
 
+def test_an_output_that_is_no_file_is_refused_not_read(tmp_path: Path) -> None:
+    """Reading a pipe given as the output (``-o /dev/stdout | ...``) would wait forever."""
+    replay = write_replay(tmp_path / "model.jsonl", [("return a + b", -0.1)])
+    (tmp_path / "in.jsonl").write_text("\n".join(add_requests(1)) + "\n", encoding="utf-8")
+    proc = subprocess.run(
+        f"{sys.executable} -m lsp_server batch in.jsonl -o /dev/stdout --model replay:{replay} "
+        "--quiet | cat", shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False)
+    assert proc.stderr == ("vetted: /dev/stdout is not a regular file; give a file for the "
+                           "results (it is replaced whole when a run ends)\n")
+    run = batch(tmp_path, replay, "-o", str(tmp_path))
+    assert run.returncode == 2 and "is not a regular file" in run.stderr, run.stderr
+
+
 def test_what_a_user_wrote_in_the_output_is_kept(tmp_path: Path) -> None:
     replay = write_replay(tmp_path / "model.jsonl", [("return a + b", -0.1)])
     lines = add_requests(3)
