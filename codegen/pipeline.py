@@ -21,6 +21,7 @@ from codegen.runtime.sequences import Timing
 from codegen.types import Candidate, CompletionRequest, CompletionResult, Generation, Timings
 from codegen.typethrough import Continuation, Entry, TypeThrough
 from prompts.context import prompt_test_sections
+from prompts.languages import Language, language_for
 from prompts.secrets import without_secrets
 from prompts.templates import FimTemplate, Prompt, PromptFile
 from validators import DEFAULT_VALIDATORS, Splice, Validator, Verdict
@@ -106,6 +107,7 @@ class Pipeline:
             line_above=inserts_line_above(request.text, request.offset),
             indent_unit=detect_indent_unit(request.text),
             blocked=compiled(request.blocked_output),
+            language=language_of(request),
         )
         prime(self.validators, request)
         memory = self.typethrough if self.backend.tokenizer is not None else None
@@ -283,7 +285,8 @@ def compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 
 def prime(validators: Sequence[Validator], request: CompletionRequest) -> None:
     """Let validators that keep state warm up on the document while the model generates."""
-    document = Splice(request.text, request.offset, request.offset, "", request.path, request.root)
+    document = Splice(request.text, request.offset, request.offset, "", request.path, request.root,
+                      language=language_of(request))
     for validator in validators:
         warm = getattr(validator, "prime", None)
         if warm is not None:
@@ -378,6 +381,11 @@ def shorter_forms(
 _INDENTATION = re.compile(r"\bindent|\bunindent")
 
 
+def language_of(request: CompletionRequest) -> Language:
+    """The request's language: its editor's languageId, else its path's extension."""
+    return language_for(request.language, request.path)
+
+
 def badly_indented(candidate: Candidate) -> bool:
     """Tell whether the syntax check failed the candidate on its indentation."""
     return any(v.check == "syntax" and not v.ok and _INDENTATION.search(v.detail) is not None
@@ -395,9 +403,10 @@ def validate(
     A validator sees all its candidates at once (the sandbox runs them in one go); every
     verdict is attached to its candidate.
     """
+    language = language_of(request)
     splices = [
         Splice(request.text, request.offset, c.end, c.insert, request.path, request.root,
-               request.tests)
+               request.tests, language)
         for c in candidates
     ]
     verdicts: list[list[Verdict]] = [[] for _ in candidates]

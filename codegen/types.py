@@ -33,6 +33,7 @@ class CompletionRequest:
     path: str = "untitled.py"
     """Document path relative to the workspace root."""
     language: str = "python"
+    """The editor's LSP languageId ("": tell it by the path's extension)."""
     context_files: tuple[ContextFile, ...] = ()
     """Other files (open documents), most relevant last."""
     repo_name: str = ""

@@ -52,7 +52,7 @@ def from_lsp_request(
         text=document.source,
         offset=from_lsp_position(document, position),
         path=path,
-        language=document.language_id or "python",
+        language=document.language_id or "",
         n=settings.alternatives,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,

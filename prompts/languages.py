@@ -106,6 +106,9 @@ LANGUAGES: tuple[Language, ...] = (
 )
 """Every language with a grammar, in the order the README lists them."""
 
+PYTHON = LANGUAGES[0]
+"""The language with every check: mypy and the embedded tests run on Python alone."""
+
 PLAIN = Language("plaintext", "plain text", blocks="none", quotes=())
 """A language we know nothing about: language-independent filters only, no syntax gate."""
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prompts.languages import PYTHON, Language
+
 
 @dataclass(frozen=True)
 class Splice:
@@ -21,6 +23,8 @@ class Splice:
     """Workspace root directory the document belongs to; empty when unknown."""
     tests: tuple[str, ...] = ()
     """Assert statements that come with the request (a batch record's `tests`)."""
+    language: Language = PYTHON
+    """The document's language (`prompts.languages.language_for`)."""
 
     @property
     def result(self) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from codegen.types import Candidate
+from prompts.languages import PYTHON, Language
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class FilterContext:
     """The file's indentation step ("    ", "  " or "\\t")."""
     blocked: tuple[re.Pattern[str], ...] = ()
     """The user's block list: suggestions matching one are never shown."""
+    language: Language = PYTHON
+    """The document's language: its comments, strings and how its blocks end."""
 
     @cached_property
     def prefix(self) -> str:
