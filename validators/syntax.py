@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from prompts._parse import parse_python as parse_python
 from prompts._parse import python_parser as python_parser
+from prompts.languages import PYTHON
 from validators.base import Splice, Verdict
+from validators.syntax_tree import check_tree
 
 
 def error_lines(source: str) -> list[int]:
@@ -187,6 +189,8 @@ class SyntaxValidator:
 
     def check(self, splice: Splice) -> Verdict:
         """Fail when the splice adds an `ast` error or more tree-sitter error nodes."""
+        if splice.language is not PYTHON:
+            return check_tree(self.name, splice)
         introduced = _introduced_ast_error(splice)
         if introduced is not None:
             return Verdict(self.name, False, "adds a syntax error", str(introduced))
