@@ -200,3 +200,23 @@ def test_the_prompt_text_spells_out_every_token(qwen_tokenizer: HFTokenizer) -> 
         "<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>"
     )
     assert qwen_tokenizer.inner.decode(list(prompt.ids), skip_special_tokens=False) == prompt.text
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("src/app.ts", True),  # a TypeScript file: its path tells the model the language
+        ("include/util.h", True),  # C or C++: the extension decides
+        ("Untitled-1", True),  # no extension: still named (the server adds the language's)
+        ("b.py", False),  # Python alone keeps the file-level format (bench/RESULTS.md)
+        ("stubs/m.PYI", False),  # Python stubs too, whatever the case
+    ],
+)
+def test_a_file_alone_is_named_unless_it_is_python(
+    qwen_tokenizer: HFTokenizer, path: str, named: bool
+) -> None:
+    prompt = FimTemplate().render(qwen_tokenizer, "x = ", "\n", path=path, repo_name="repo")
+    head = f"<|repo_name|>repo\n<|file_sep|>{path}\n" if named else ""
+    assert prompt.text == f"{head}<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>"
+    decoded = qwen_tokenizer.inner.decode(list(prompt.ids), skip_special_tokens=False)
+    assert decoded == prompt.text
