@@ -21,6 +21,7 @@ from pathlib import Path
 
 from prompts.context import Check, FunctionContext, function_context, render_checks
 from prompts.index import module_of
+from prompts.languages import PYTHON
 from validators._sandbox_command import PROGRAM_NAME
 from validators.base import RunControl, Splice, Verdict
 from validators.execution import Job, Report, execute
@@ -200,6 +201,11 @@ class EmbeddedTestsValidator:
         """Run every candidate's program, then the checks, each in a sandbox run of its own."""
         control = control or RunControl()
         first = splices[0]
+        if first.language is not PYTHON:
+            why = Verdict(self.name, True, "Python only",
+                          f"{first.language.name} documents have no {self.noun} run",
+                          ran=False)
+            return [why] * len(splices)
         files = self.test_files.read(first.root)
         if first.tests:
             files = {**files, REQUEST_TESTS: "\n".join(first.tests) + "\n"}

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from prompts.languages import PYTHON
 from validators._typecheck_daemon import DaemonError, DaemonLimits
 from validators._typecheck_diff import Comparison, introduced, is_blocked, on_inserted_lines
 from validators._typecheck_workspace import Workspace, find_root, workspace_python
@@ -116,6 +117,9 @@ class MypyValidator:
 
     def check(self, splice: Splice) -> Verdict:
         """Return a failing verdict when the candidate adds type errors to its document."""
+        if splice.language is not PYTHON:
+            return Verdict(self.name, True, "Python only",
+                           f"{splice.language.name} documents are not type-checked", ran=False)
         try:
             workspace = self._workspace(splice)
             if workspace.warming and not self.settings.wait_while_starting:
@@ -138,6 +142,8 @@ class MypyValidator:
 
     def prime(self, splice: Splice) -> None:
         """Start the document's daemon and check the document, in the background."""
+        if splice.language is not PYTHON:
+            return
         try:
             self._workspace(splice).submit(splice, with_result=False)
         except (OSError, RuntimeError):

@@ -1,0 +1,46 @@
+"""Which checks run on a document in another language than Python: the syntax gate alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prompts.languages import by_id, language_for
+from validators.base import Splice, Verdict
+from validators.embedded import EmbeddedTestsValidator
+from validators.typecheck import MypyValidator
+
+GO = by_id("go")
+TEST_GO = "package main\n\nfunc add(a, b int) int {\n\t\n}\n"
+
+
+def go_splice(root: Path) -> Splice:
+    assert GO is not None
+    cursor = TEST_GO.index("\t\n") + 1
+    return Splice(TEST_GO, cursor, cursor, "return a + b", "add.go", str(root), language=GO)
+
+
+def test_mypy_is_python_only_and_starts_no_daemon(tmp_path: Path) -> None:
+    with MypyValidator() as mypy:
+        mypy.prime(go_splice(tmp_path))
+        assert mypy.check(go_splice(tmp_path)) == Verdict(
+            "mypy", True, "Python only", "Go documents are not type-checked", ran=False
+        )
+        assert mypy.daemon_pids() == []
+
+
+def test_embedded_tests_are_python_only(tmp_path: Path) -> None:
+    (tmp_path / "add_test.go").write_text("package main\n", encoding="utf-8")
+    tests = EmbeddedTestsValidator()
+    try:
+        verdicts = tests.check_all([go_splice(tmp_path)] * 2)
+    finally:
+        tests.close()
+    assert verdicts == [Verdict("tests", True, "Python only",
+                                "Go documents have no embedded tests run", ran=False)] * 2
+
+
+def test_an_unknown_language_is_python_only_too(tmp_path: Path) -> None:
+    splice = Splice("       IDENTIFICATION DIVISION.\n", 0, 0, "*> hi", "a.cbl", str(tmp_path),
+                    language=language_for("cobol", "a.cbl"))
+    with MypyValidator() as mypy:
+        assert mypy.check(splice).reason == "Python only"
