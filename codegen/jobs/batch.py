@@ -4,7 +4,8 @@ Each input line is one request: ``id`` (a string or an integer), and ``prompt`` 
 continue) or ``prefix`` + ``suffix`` (fill in the middle), optionally ``n`` (1 to
 `MAX_N`), ``max_new_tokens`` (1 to `MAX_NEW_TOKENS`), ``temperature`` (a finite number, 0
 to `MAX_TEMPERATURE`), ``tests`` (assert statements, run on every candidate like the
-workspace's tests) and ``language``. The input is UTF-8 (a leading byte order mark is
+workspace's tests, Python only) and ``language`` (an LSP languageId such as ``typescript``
+or ``go``; python when left out). The input is UTF-8 (a leading byte order mark is
 skipped). Each output line: ``id``, ``completions`` (ranked, best first, each with its
 verdicts), ``raw`` (the model's texts before post-processing), ``discarded`` and
 ``timings``; a line that cannot be read (not UTF-8, not JSON, a value out of range, a
@@ -32,6 +33,7 @@ from typing import Any, TextIO
 
 from codegen.pipeline import Pipeline
 from codegen.types import Candidate, CompletionRequest, CompletionResult
+from prompts.languages import LANGUAGES, Language, by_id
 
 MAX_N = 64
 """Most candidates one request may ask for (the engine may allow fewer: its slots)."""
@@ -107,22 +109,31 @@ def request_of(record: Mapping[str, Any], defaults: Mapping[str, Any]) -> Comple
     tests = record.get("tests", [])
     if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
         raise BadRecord("tests must be a list of strings")
-    language = record.get("language", "python")
-    if language != "python":
-        raise BadRecord(f"language {language!r} is not supported (only python)")
+    language = language_of_record(record)
     options = {**defaults, **{k: record[k] for k in ("n", "max_new_tokens", "temperature")
                               if k in record}}
     check_options(options)
     return CompletionRequest(
         text=prefix + suffix,
         offset=len(prefix),
-        path=f"{_file_name(record['id'])}.py",
+        path=f"{_file_name(record['id'])}{language.extensions[0]}",
+        language=language.id,
         n=options["n"],
         max_new_tokens=options["max_new_tokens"],
         temperature=float(options["temperature"]),
         trigger="invoked",
         tests=tuple(tests),
     )
+
+
+def language_of_record(record: Mapping[str, Any]) -> Language:
+    """The language a record names (an LSP languageId or alias; python when it names none)."""
+    name = record.get("language", "python")
+    language = by_id(name) if isinstance(name, str) else None
+    if language is None:
+        known = ", ".join(language.id for language in LANGUAGES)
+        raise BadRecord(f"language {name!r} is not one of {known}")
+    return language
 
 
 def check_options(options: Mapping[str, Any]) -> None:

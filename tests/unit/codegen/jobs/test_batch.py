@@ -17,6 +17,7 @@ from codegen.jobs.batch import (
     parse_record,
     read_lines,
     record_line,
+    request_of,
     run_batch,
 )
 
@@ -56,6 +57,32 @@ def test_options_out_of_range_are_refused(options: dict[str, Any], message: str)
 )
 def test_options_in_range_pass(options: dict[str, Any]) -> None:
     check_options({**DEFAULTS, **options})
+
+
+@pytest.mark.parametrize(
+    ("language", "expected", "path"),
+    [
+        (None, "python", "r1.py"),  # no language: Python
+        ("typescript", "typescript", "r1.ts"),
+        ("go", "go", "r1.go"),
+        ("Rust", "rust", "r1.rs"),  # ids are matched without case
+        ("javascriptreact", "javascript", "r1.js"),  # an alias editors send
+        ("shellscript", "shellscript", "r1.sh"),
+    ],
+)
+def test_every_known_language_is_accepted(language: str | None, expected: str,
+                                          path: str) -> None:
+    record = {"id": "r1", "prefix": "x", **({"language": language} if language else {})}
+    request = request_of(record, DEFAULTS)
+    assert (request.language, request.path) == (expected, path)
+
+
+@pytest.mark.parametrize("language", ["cobol", "", 3])
+def test_an_unknown_language_is_refused_naming_the_known_ones(language: object) -> None:
+    with pytest.raises(BadRecord) as caught:
+        request_of({"id": 1, "prompt": "x", "language": language}, DEFAULTS)
+    assert str(caught.value).startswith(f"language {language!r} is not one of python, ")
+    assert ", typescript, typescriptreact, go, rust, " in str(caught.value)
 
 
 @pytest.mark.parametrize(
