@@ -1,11 +1,15 @@
-"""What each Python file of a workspace defines and imports, for the prompt's repo context.
+"""What each file of a workspace defines and imports, for the prompt's repo context.
 
 `outline` reads one file with tree-sitter (so a file being edited, not yet parseable, still
-yields its definitions): top-level functions and classes and the methods of those classes,
-each with its signature and the first line of its docstring, and the modules it imports.
-`WorkspaceIndex` holds the outlines of a workspace, kept current by the file watcher
-(`codegen.watch`) and by edits of open documents, and answers what the prompt needs:
-where a name is defined, which file a module is, which files changed last.
+yields its definitions). For Python: top-level functions and classes and the methods of
+those classes, each with its signature and the first line of its docstring, and the
+modules it imports. For JS/TS, Go, Rust, Java and C/C++: functions, classes, interfaces,
+structs, types and top-level constants, as stubs, and the files they import
+(`prompts._outline`, `prompts._imports`). `WorkspaceIndex` holds the outlines of a
+workspace, kept current by the file watcher (`codegen.watch`) and by edits of open
+documents, and answers what the prompt needs: where a name is defined, which file a
+module is, which files changed last. A prompt only gets files of its own language family
+(`family`: TypeScript with JavaScript, C with C++).
 """
 
 from __future__ import annotations
@@ -16,69 +20,42 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 import tree_sitter
 
+from prompts._imports import imported_files, package_files
+from prompts._outline import Definition, FileOutline, code_outline, family, outlined
 from prompts._parse import parse_python, python_parser
+from prompts.languages import PYTHON, Language, language_for
+
+__all__ = [
+    "Definition", "FileOutline", "WorkspaceIndex", "family", "indexable", "module_of",
+    "outline", "related_files",
+]
 
 MAX_FILE_BYTES = 1024 * 1024
 """Larger files are not indexed (generated code, data in a .py file)."""
 
 
-@dataclass(frozen=True)
-class Definition:
-    """A function or class a file defines."""
-
-    name: str
-    qualname: str
-    """``Class.method`` for a method."""
-    kind: str
-    """"function" or "class"."""
-    line: int
-    """1-based line of the ``def``/``class``."""
-    signature: str
-    """The header up to its colon (``def f(x: int) -> str:``), without decorators."""
-    doc: str = ""
-    """First line of the docstring."""
-
-    def render(self, indent: str = "") -> str:
-        """The definition as a stub: its header, its docstring line, ``...``."""
-        body = f'{indent}    """{self.doc}"""\n' if self.doc else ""
-        return f"{indent}{self.signature}\n{body}{indent}    ...\n"
+def indexable(path: str) -> bool:
+    """Whether the index outlines files with `path`'s extension."""
+    language = language_for(None, path)
+    return language is PYTHON or outlined(language)
 
 
-@dataclass(frozen=True)
-class FileOutline:
-    """One file's definitions and imports."""
-
-    path: str
-    """Relative to the workspace root."""
-    definitions: tuple[Definition, ...]
-    imports: tuple[str, ...]
-    """Dotted modules it imports (``from a.b import c`` gives ``a.b`` and ``a.b.c``)."""
-    size: int
-
-    def render(self, names: Iterable[str] | None = None) -> str:
-        """Stubs of the definitions (only those named in `names`, and their classes)."""
-        wanted = set(names) if names is not None else None
-        parts = []
-        for definition in self.definitions:
-            owner = definition.qualname.split(".")[0]
-            if wanted is not None and definition.name not in wanted and owner not in wanted:
-                continue
-            indent = "    " if "." in definition.qualname else ""
-            parts.append(definition.render(indent))
-        return "".join(parts)
-
-
-def outline(path: str, text: str, *, incremental: bool = False) -> FileOutline:
+def outline(
+    path: str, text: str, *, incremental: bool = False, language: Language | None = None
+) -> FileOutline:
     """Read a file's definitions and imports; never raises on broken code.
 
+    `language`: when the path does not tell (an untitled document); else by extension.
     `incremental`: parse from a recent tree of a nearly equal text (the document being
     edited, which the syntax validator parses too), not from scratch.
     """
+    language = language or language_for(None, path)
+    if language is not PYTHON:
+        return code_outline(path, text, language)
     data = text.encode("utf-8", "surrogatepass")
     try:
         tree = parse_python(text) if incremental else python_parser().parse(data)
@@ -180,7 +157,13 @@ class WorkspaceIndex:
         """Reads a file's current text (the watcher sets it), for small imported files."""
 
     def update(self, path: str, text: str, *, changed: bool = True) -> None:
-        """Index (or re-index) one file from its text; `changed` False while first scanning."""
+        """Index (or re-index) one file from its text; `changed` False while first scanning.
+
+        A file the index cannot outline (not `indexable`: a README, a language without
+        queries) is left out.
+        """
+        if not indexable(path):
+            return
         found = outline(path, text)
         with self._lock:
             self._forget_names(path)
@@ -193,7 +176,8 @@ class WorkspaceIndex:
             if changed:
                 self._changed[path] = None
                 self._changed.move_to_end(path)
-            self._by_module[module_of(path)] = path
+            if path.endswith((".py", ".pyi", ".pyw")):
+                self._by_module[module_of(path)] = path
             self.version += 1
 
     def remove(self, path: str) -> None:
@@ -242,26 +226,38 @@ class WorkspaceIndex:
         with self._lock:
             return self._by_module.get(module)
 
-    def definitions(self, names: Iterable[str], exclude: str = "") -> list[tuple[str, str]]:
-        """(path, name) of the top-level definitions of `names`, outside `exclude`."""
+    def definitions(
+        self, names: Iterable[str], exclude: str = "", kin: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(path, name) of the top-level definitions of `names`, outside `exclude`.
+
+        `kin`: only in files of this language `family`.
+        """
         wanted = set(names)
         with self._lock:
-            paths = {p for name in wanted for p in self._by_name.get(name, ())}
+            paths = {p for name in wanted for p in self._by_name.get(name, ())
+                     if kin is None or _family_of(p) == kin}
             paths.discard(exclude)
             files = [self._files[p] for p in sorted(paths, key=self._seq.__getitem__)]
         return [(file.path, name) for file in files for name in _top_level_names(file)
                 if name in wanted]
 
-    def recent(self, count: int, exclude: Sequence[str] = ()) -> list[str]:
-        """The files changed last, most recent first."""
+    def recent(
+        self, count: int, exclude: Sequence[str] = (), kin: str | None = None
+    ) -> list[str]:
+        """The files changed last, most recent first (`kin`: of this language `family`)."""
         found: list[str] = []
         with self._lock:
             for path in reversed(self._changed):
                 if len(found) == count:
                     break
-                if path not in exclude:
+                if path not in exclude and (kin is None or _family_of(path) == kin):
                     found.append(path)
         return found
+
+
+def _family_of(path: str) -> str:
+    return family(language_for(None, path))
 
 
 def _top_level_names(file: FileOutline) -> list[str]:
@@ -278,15 +274,24 @@ SMALL_FILE = 4000
 
 
 def related_files(
-    index: WorkspaceIndex, path: str, text: str, offset: int, recent: int = 3
+    index: WorkspaceIndex,
+    path: str,
+    text: str,
+    offset: int,
+    recent: int = 3,
+    language: Language | None = None,
 ) -> list[tuple[str, str]]:
     """(path, text) of other files for the prompt, least relevant first.
 
     In order of relevance, the last most relevant: files changed recently (as stubs), the
-    files the current file imports (whole when small, else stubs), and the definitions of
-    the names used near the cursor (stubs). A file appears once, at its most relevant place.
+    other files of a Go or Java package (stubs), the files the current file imports (whole
+    when small, else stubs), and the definitions of the names used near the cursor (stubs).
+    A file appears once, at its most relevant place. Only files of the current file's
+    language `family` are offered; `language` is the document's, else its extension's.
     """
-    current = outline(path, text, incremental=True)
+    language = language or language_for(None, path)
+    kin = family(language)
+    current = outline(path, text, incremental=True, language=language)
     defined = {d.name for d in current.definitions}
     line = text.count("\n", 0, offset)
     lines = text.splitlines()
@@ -294,26 +299,45 @@ def related_files(
     names = [n for n in dict.fromkeys(_IDENTIFIER.findall(window))
              if n not in _NOT_NAMES and n not in defined]
     picked: dict[str, str] = {}
-    for other in index.recent(recent, exclude=[path]):
+    whole: set[str] = set()
+    for other in index.recent(recent, exclude=[path], kin=kin):
         found = index.get(other)
         if found is not None and found.definitions:
             picked[other] = found.render()
-    for module in current.imports:
-        target = _resolve(index, module, path)
-        found = index.get(target) if target else None
+    for other in package_files(language, path, index.paths):
+        found = index.get(other)
+        if found is not None and found.definitions:
+            picked.pop(other, None)
+            picked[other] = found.render()
+    for target in _imported(index, language, path, current.imports):
+        found = index.get(target)
         if found is None or target == path:
             continue
         picked.pop(found.path, None)
-        picked[found.path] = _whole_or_stubs(index, found)
+        small = _whole_text(index, found)
+        if small is not None:
+            whole.add(found.path)
+        picked[found.path] = found.render() if small is None else small
     by_file: dict[str, list[str]] = {}
-    for other, name in index.definitions(names, exclude=path):
+    for other, name in index.definitions(names, exclude=path, kin=kin):
         by_file.setdefault(other, []).append(name)
     for other, wanted in by_file.items():
         found = index.get(other)
         if found is not None:
-            picked.pop(other, None)
-            picked[other] = found.render(wanted)
+            shown = picked.pop(other, None)
+            # An imported file shown whole stays whole; its place moves nearer the cursor.
+            picked[other] = shown if other in whole and shown else found.render(wanted)
     return [(p, t) for p, t in picked.items() if t.strip()]
+
+
+def _imported(
+    index: WorkspaceIndex, language: Language, path: str, imports: Sequence[str]
+) -> list[str]:
+    """The indexed files `imports` name, in import order."""
+    if language is not PYTHON:
+        return imported_files(language, path, imports, lambda: index.paths)
+    targets = (_resolve(index, module, path) for module in imports)
+    return list(dict.fromkeys(t for t in targets if t is not None))
 
 
 def _resolve(index: WorkspaceIndex, module: str, path: str) -> str | None:
@@ -333,9 +357,8 @@ def _resolve(index: WorkspaceIndex, module: str, path: str) -> str | None:
     return None
 
 
-def _whole_or_stubs(index: WorkspaceIndex, found: FileOutline) -> str:
+def _whole_text(index: WorkspaceIndex, found: FileOutline) -> str | None:
+    """A small file's text, None for a large one (or one that cannot be read)."""
     if found.size <= SMALL_FILE and index.text_of is not None:
-        text = index.text_of(found.path)
-        if text is not None:
-            return text
-    return found.render()
+        return index.text_of(found.path)
+    return None

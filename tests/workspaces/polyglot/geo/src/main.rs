@@ -1,0 +1,7 @@
+mod shapes;
+use crate::shapes::circle::Circle;
+
+fn main() {
+    let c = Circle::new(2.0);
+    println!("{}", c.
+}

@@ -1,0 +1,5 @@
+package server
+
+func (s *Server) Start() error {
+	return s.listen(
+}

@@ -1,0 +1,3 @@
+export function perimeter(shape) {
+  return 2 * (shape.width + shape.height);
+}
