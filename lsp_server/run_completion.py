@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import posixpath
 import threading
 import time
 from dataclasses import replace
@@ -20,6 +21,8 @@ from codegen.types import CompletionResult, ContextFile, Trigger
 from lsp_server.convert import from_lsp_request
 from lsp_server.documents import document_of
 from lsp_server.server import CompletionServer
+from prompts.index import family
+from prompts.languages import PLAIN, Language, language_for
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +40,41 @@ MAX_CONTEXT_FILES = 8
 """Open documents offered to the prompt; its token budget decides how many fit."""
 
 
-def open_context(ls: CompletionServer, uri: str, language: str) -> tuple[ContextFile, ...]:
-    """Other open documents of the same language, least recently used first (most relevant last).
+def document_language(language_id: str | None, uri: str) -> Language:
+    """A document's language: its languageId, else its path's extension (`language_for`)."""
+    return language_for(language_id, unquote(urlparse(uri).path))
 
-    The prompt template puts them before the current file as repository-level sections and
-    drops the least relevant ones first when they do not fit its budget.
+
+def named_path(path: str, language: Language) -> str:
+    """`path`, with its language's extension when it has none (an untitled document).
+
+    The prompt names the file, and the name is the model's cue to the language.
     """
+    if posixpath.splitext(posixpath.basename(path))[1] or not language.extensions:
+        return path
+    return path + language.extensions[0]
+
+
+def open_context(
+    ls: CompletionServer, uri: str, language: Language
+) -> tuple[ContextFile, ...]:
+    """Other open documents of `language`'s family, least recently used first.
+
+    Family: TypeScript, TSX and JavaScript share context, as C and C++ do (`family`); a
+    document without a languageId is known by its extension, and a language we do not
+    know (`PLAIN`) shares with nothing. The prompt template puts them before the current
+    file as repository-level sections and drops the least relevant ones (first) when they
+    do not fit its budget.
+    """
+    if language is PLAIN:
+        return ()
     documents = ls.workspace.text_documents
     others = [u for u in ls.recent_documents if u != uri and u in documents]
+    kin = family(language)
     files = [
         ContextFile(relative_path(ls, other), documents[other].source)
         for other in others[-MAX_CONTEXT_FILES:]
-        if (documents[other].language_id or "python") == language
+        if family(document_language(documents[other].language_id, other)) == kin
     ]
     return tuple(files)
 
@@ -99,9 +125,11 @@ async def complete_at(
     if settings.trigger == "off" or (settings.trigger == "invoked" and trigger == "automatic"):
         return None
     document = document_of(ls.workspace, uri)
-    request = from_lsp_request(document, position, settings, trigger, relative_path(ls, uri))
-    context = open_context(ls, uri, request.language)
-    indexed = ls.workspace_index.context(request.path, request.text, request.offset)
+    language = document_language(document.language_id, uri)
+    path = named_path(relative_path(ls, uri), language)
+    request = from_lsp_request(document, position, settings, trigger, path)
+    context = open_context(ls, uri, language)
+    indexed = ls.workspace_index.context(request.path, request.text, request.offset, language)
     seen = {f.path for f in indexed}
     context = (*[f for f in context if f.path not in seen], *indexed)
     root = ls.workspace.root_path or ""

@@ -16,6 +16,7 @@ from pathlib import Path
 from codegen.types import ContextFile
 from codegen.watch import WorkspaceWatcher
 from prompts.index import WorkspaceIndex, related_files
+from prompts.languages import Language
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +83,15 @@ class ServerIndex:
             except Exception:  # noqa: BLE001 - a file the parser chokes on stays as it was
                 logger.exception("indexing %s failed", relative)
 
-    def context(self, path: str, text: str, offset: int) -> list[ContextFile]:
-        """Other files for the prompt from the index, least relevant first."""
+    def context(
+        self, path: str, text: str, offset: int, language: Language | None = None
+    ) -> list[ContextFile]:
+        """Other files of the document's language family from the index, least relevant first."""
         if self.watcher is None:
             return []
         try:
-            return [ContextFile(p, t) for p, t in related_files(self.index, path, text, offset)]
+            found = related_files(self.index, path, text, offset, language=language)
+            return [ContextFile(p, t) for p, t in found]
         except Exception:  # noqa: BLE001 - context is a help; the request goes on without it
             logger.exception("reading the workspace index failed")
             return []
