@@ -1,10 +1,11 @@
-// The language client: `vetted serve` over stdio, Python documents, and a middleware that
-// drops suggestions while they are switched off and times each inline request.
+// The language client: `vetted serve` over stdio, the documents of `vetted.languages`, and a
+// middleware that drops suggestions while they are switched off (or their language is taken
+// off the list since the client started) and times each inline request.
 import { LanguageClient, LanguageClientOptions, Middleware, ServerOptions, TransportKind }
   from "vscode-languageclient/node";
 import * as vscode from "vscode";
 
-import { Read, serverCommand, serverSettings } from "./settings";
+import { documentSelector, languages, Read, serverCommand, serverSettings } from "./settings";
 
 export interface InlineObserver {
   enabled(): boolean;
@@ -19,7 +20,7 @@ export function createClient(
   const server: ServerOptions = { command, args, transport: TransportKind.stdio };
   const middleware: Middleware = {
     provideInlineCompletionItems: async (document, position, context, token, next) => {
-      if (!observer.enabled()) {
+      if (!observer.enabled() || !languages(read).includes(document.languageId)) {
         return [];
       }
       observer.started();
@@ -32,7 +33,7 @@ export function createClient(
     },
   };
   const options: LanguageClientOptions = {
-    documentSelector: [{ language: "python" }],
+    documentSelector: documentSelector(read),
     initializationOptions: serverSettings(read),
     outputChannel: output,
     middleware,

@@ -75,3 +75,44 @@ export function serverCommand(read: Read): { command: string; args: string[] } {
     args: ["serve", ...(Array.isArray(extra) ? extra.map(String) : [])],
   };
 }
+
+/**
+ * The languages completed by default: VS Code's languageIds of every language the server
+ * has a grammar for (prompts/languages.py), JSX and TSX included.
+ */
+export const LANGUAGES = [
+  "python",
+  "javascript",
+  "javascriptreact",
+  "typescript",
+  "typescriptreact",
+  "go",
+  "rust",
+  "java",
+  "c",
+  "cpp",
+  "csharp",
+  "ruby",
+  "php",
+  "lua",
+  "shellscript",
+  "json",
+  "yaml",
+  "toml",
+  "html",
+  "css",
+] as const;
+
+/** `vetted.languages`: the languageIds to complete; every one of `LANGUAGES` when unset. */
+export function languages(read: Read): string[] {
+  const listed = read("languages");
+  if (!Array.isArray(listed)) {
+    return [...LANGUAGES];
+  }
+  return [...new Set(listed.filter((id): id is string => typeof id === "string" && id !== ""))];
+}
+
+/** The client's document selector: every scheme (files, untitled), the chosen languages. */
+export function documentSelector(read: Read): { language: string }[] {
+  return languages(read).map((language) => ({ language }));
+}

@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { MockTextDocument } from "jest-mock-vscode/dist/vscode/TextDocument";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { LANGUAGES } from "../src/settings";
 import { installVSCodeMock } from "./vscode-mock";
 
 const fake = installVSCodeMock();
@@ -39,12 +40,12 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-async function suggest(): Promise<string[]> {
+async function suggest(at: any = document, line = 1, character = 4): Promise<string[]> {
   const [provider] = fake.inlineProviders;
   const token = new vscode.CancellationTokenSource().token;
   const found = await provider.provideInlineCompletionItems(
-    document, new vscode.Position(1, 4), { triggerKind: 0, selectedCompletionInfo: undefined },
-    token,
+    at, new vscode.Position(line, character),
+    { triggerKind: 0, selectedCompletionInfo: undefined }, token,
   );
   const items = Array.isArray(found) ? found : found?.items ?? [];
   return items.map((item: any) => String(item.insertText?.value ?? item.insertText));
@@ -82,6 +83,25 @@ describe("the extension against the real server", () => {
   it("returns the server's vetted items, best first, and shows the latency", async () => {
     expect(await suggest()).toEqual(["return a + b", "return b + a"]);
     expect(fake.statusItems[0].text).toMatch(/^\$\(check\) vetted \d+ ms$/);
+  });
+
+  it("completes every language of vetted.languages: a TypeScript document", async () => {
+    // The provider and the document sync cover every language by default.
+    expect(fake.inlineSelectors[0]).toEqual(LANGUAGES.map((language) => ({ language })));
+    const path = join(work, "add.ts");
+    const text = "export function add(a: number, b: number): number {\n  \n}\n";
+    writeFileSync(path, text);
+    const typescript = MockTextDocument.create(vscode.Uri.file(path), text, "typescript");
+    vscode.workspace.textDocuments = [document, typescript];
+    for (const opened of fake.listeners.get("workspace.onDidOpenTextDocument") ?? []) {
+      opened(typescript);
+    }
+    expect(await suggest(typescript, 1, 2)).toContain("return a + b");
+    // Taken off the list, the language gets no suggestion at once; Python still does.
+    fake.settings.set("languages", ["python"]);
+    expect(await suggest(typescript, 1, 2)).toEqual([]);
+    expect(await suggest()).toEqual(["return a + b", "return b + a"]);
+    fake.settings.delete("languages");
   });
 
   it("runs a server command through the client (the accepted item's command)", async () => {

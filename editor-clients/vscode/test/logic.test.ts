@@ -1,6 +1,10 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
 import { describe, expect, it } from "vitest";
 
-import { serverCommand, serverSettings } from "../src/settings";
+import { documentSelector, LANGUAGES, languages, serverCommand, serverSettings }
+  from "../src/settings";
 import { statusView } from "../src/status";
 
 describe("settings", () => {
@@ -19,6 +23,26 @@ describe("settings", () => {
     const values: Record<string, unknown> = { "server.path": "/x/vetted", "server.args": ["-v"] };
     expect(serverCommand((key) => values[key])).toEqual({ command: "/x/vetted",
                                                         args: ["serve", "-v"] });
+  });
+});
+
+describe("languages", () => {
+  const manifest = JSON.parse(readFileSync(join(__dirname, "..", "package.json"), "utf-8"));
+
+  it("completes every language with a syntax check unless vetted.languages says otherwise", () => {
+    expect(languages(() => undefined)).toEqual([...LANGUAGES]);
+    expect(documentSelector(() => undefined)).toContainEqual({ language: "typescriptreact" });
+    const values: Record<string, unknown> = { languages: ["typescript", "go", 7, "", "go"] };
+    expect(documentSelector((key) => values[key])).toEqual([
+      { language: "typescript" }, { language: "go" },
+    ]);
+    expect(languages((key) => ({ languages: [] } as Record<string, unknown>)[key])).toEqual([]);
+  });
+
+  it("declares the same default in package.json and activates on each language", () => {
+    const setting = manifest.contributes.configuration.properties["vetted.languages"];
+    expect(setting.default).toEqual([...LANGUAGES]);
+    expect(manifest.activationEvents).toEqual(LANGUAGES.map((id) => `onLanguage:${id}`));
   });
 });
 

@@ -18,6 +18,8 @@ export interface Fake {
   commands: Map<string, Listener>;
   /** Providers given to `languages.registerInlineCompletionItemProvider`. */
   inlineProviders: AnyRecord[];
+  /** The document selectors they were registered for, in the same order. */
+  inlineSelectors: unknown[];
   /** Listeners of every `on*` event, by event name (`workspace.onDidOpenTextDocument`). */
   listeners: Map<string, Listener[]>;
   /** Messages shown with window.show*Message. */
@@ -38,6 +40,7 @@ export function installVSCodeMock(): Fake {
     settings: new Map(),
     commands: new Map(),
     inlineProviders: [],
+    inlineSelectors: [],
     listeners: new Map(),
     messages: [],
     statusItems: [],
@@ -121,8 +124,9 @@ export function installVSCodeMock(): Fake {
       vscode.languages[key] = () => disposable();
     }
   }
-  vscode.languages.registerInlineCompletionItemProvider = (_selector: unknown, provider: AnyRecord) => {
+  vscode.languages.registerInlineCompletionItemProvider = (selector: unknown, provider: AnyRecord) => {
     fake.inlineProviders.push(provider);
+    fake.inlineSelectors.push(selector);
     return disposable();
   };
   vscode.languages.match = (selector: unknown, document: AnyRecord) => {

@@ -10,7 +10,7 @@ from typing import Any
 from lsp_server.config import Settings, to_wire
 
 EXTENSION = Path(__file__).parents[3] / "editor-clients" / "vscode"
-CLIENT_ONLY = {"enabled", "server.path", "server.args"}
+CLIENT_ONLY = {"enabled", "languages", "server.path", "server.args"}
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
