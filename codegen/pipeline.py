@@ -98,17 +98,7 @@ class Pipeline:
         """Run one request through every stage and return the ranked, vetted candidates."""
         cancel = cancel or threading.Event()
         clock = time.perf_counter()
-        scope = completion_scope(request.text, request.offset)
-        context = FilterContext(
-            request.text,
-            request.offset,
-            single_line=scope == "line",
-            statement=scope == "statement",
-            line_above=inserts_line_above(request.text, request.offset),
-            indent_unit=detect_indent_unit(request.text),
-            blocked=compiled(request.blocked_output),
-            language=language_of(request),
-        )
+        context = filter_context(request)
         prime(self.validators, request)
         memory = self.typethrough if self.backend.tokenizer is not None else None
         if memory is None:
@@ -153,16 +143,18 @@ class Pipeline:
         started_post = time.perf_counter()
         kept, discarded = postprocess(
             [
-                Candidate(g.text, g.text, request.offset, g.logprob, g.finish_reason)
+                Candidate(g.text, g.text, context.offset, g.logprob, g.finish_reason)
                 for g in generations
             ],
             context,
             self.filters,
         )
+        shift = request.offset - context.offset  # the filters read a window of the document
+        kept, discarded = moved(kept, shift), moved(discarded, shift)
         started_validation = time.perf_counter()
         control = RunControl(cancel, self.tests_budget, self.tests_python)
         vetted = validate(merge_identical(kept), request, self.validators, control)
-        shorter = shorter_forms(vetted, context, self.filters)
+        shorter = moved(shorter_forms(vetted, context, self.filters), shift)
         if shorter:  # repair before rejecting: the failing candidates' shorter forms
             vetted += validate(shorter, request, self.validators, control)
         shown, rejected = select_shown(vetted)
@@ -281,6 +273,48 @@ def sections_with_tests(prompt: Prompt | None, request: CompletionRequest) -> tu
 def compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
     """The block list's patterns, compiled once (invalid ones were refused by the settings)."""
     return tuple(re.compile(pattern) for pattern in patterns)
+
+
+FILTER_WINDOW = 100_000
+"""Characters of the document on each side of the cursor that the filters and the scope
+read. Their lexers are plain Python loops (about 0.6 s per MB): a 5 MB minified file
+must cost them no more than a 200 KB one. Only documents longer than this are cut."""
+
+
+def filter_context(request: CompletionRequest) -> FilterContext:
+    """What the filters read: the decided scope, on a window of the document at the cursor.
+
+    The window starts and ends at line breaks where it can, at a multiple of a tenth of
+    `FILTER_WINDOW` so that the next keystrokes see the same text (its parse is reused).
+    """
+    text, offset = request.text, request.offset
+    step = FILTER_WINDOW // 10
+    start = max(0, (offset - FILTER_WINDOW) // step * step)
+    if start:
+        line = text.find("\n", start, start + step)
+        start = line + 1 if 0 <= line < offset else start
+    end = min(len(text), offset + FILTER_WINDOW)
+    if end < len(text):
+        line = text.rfind("\n", offset, end)
+        end = line + 1 if line >= 0 else end
+    text, offset = text[start:end], offset - start
+    language = language_of(request)
+    scope = completion_scope(text, offset, language)
+    return FilterContext(
+        text,
+        offset,
+        single_line=scope == "line",
+        statement=scope == "statement",
+        line_above=inserts_line_above(text, offset),
+        indent_unit=detect_indent_unit(text),
+        blocked=compiled(request.blocked_output),
+        language=language,
+    )
+
+
+def moved(candidates: Sequence[Candidate], shift: int) -> list[Candidate]:
+    """The candidates with their ends `shift` characters on (from the window to the document)."""
+    return [replace(c, end=c.end + shift) for c in candidates] if shift else list(candidates)
 
 
 def prime(validators: Sequence[Validator], request: CompletionRequest) -> None:

@@ -44,3 +44,27 @@ def test_an_unknown_language_is_python_only_too(tmp_path: Path) -> None:
                     language=language_for("cobol", "a.cbl"))
     with MypyValidator() as mypy:
         assert mypy.check(splice).reason == "Python only"
+
+
+def test_a_huge_document_is_filtered_on_a_window_at_the_cursor(tmp_path: Path) -> None:
+    from codegen.pipeline import FILTER_WINDOW, Pipeline
+    from codegen.runtime.backends import ReplayBackend
+    from codegen.types import CompletionRequest
+    from tests.conftest import write_replay
+
+    replay = write_replay(tmp_path / "r.jsonl", [("name}!`);", -0.1), ("return 1;\n}", -0.2)])
+    pipeline = Pipeline(ReplayBackend(replay))
+    small = "function greet(name) {\n  console.log(`Hello, ${║}`);\n}\n"
+    padding = "var a=1;\n" * (FILTER_WINDOW // 4)
+
+    def shown(marked: str) -> list[tuple[str, int, bool]]:
+        cursor = marked.index("║")
+        request = CompletionRequest(marked.replace("║", ""), cursor, "a.js", "javascript")
+        result = pipeline.complete(request)
+        return [(c.insert, c.end - cursor, c.verdicts[0].ran) for c in result.items]
+
+    # The same suggestions, replacing the same text after the cursor, in a document
+    # whose filters read a window around the cursor.
+    expected = shown(small)
+    assert expected and any(end > 0 for _, end, _ in expected)
+    assert shown(padding + small + padding) == expected
