@@ -3,6 +3,7 @@
 from codegen.postprocess.base import Filter, FilterContext
 from codegen.postprocess.block_end import cut_at_block_end
 from codegen.postprocess.blocked import drop_blocked
+from codegen.postprocess.closers import replace_auto_closed
 from codegen.postprocess.empty import drop_empty
 from codegen.postprocess.fences import strip_markdown
 from codegen.postprocess.indentation import normalize_indentation
@@ -15,6 +16,7 @@ DEFAULT_FILTERS: tuple[Filter, ...] = (
     limit_to_line,
     limit_to_statement,
     cut_at_block_end,
+    replace_auto_closed,
     normalize_indentation,
     drop_empty,
     drop_blocked,

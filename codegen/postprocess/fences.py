@@ -11,6 +11,7 @@ from codegen.postprocess.base import FilterContext
 from codegen.postprocess.lexing import indentation, opens_block
 from codegen.postprocess.scope import in_string_or_comment
 from codegen.types import Candidate
+from prompts.languages import PYTHON, Language
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*[\w+#.-]*[ \t]*$")
 _INLINE = re.compile(r"^`([^`\n]+)`$")
@@ -23,11 +24,11 @@ _PROSE = re.compile(
 
 def strip_markdown(candidate: Candidate, ctx: FilterContext) -> Candidate | None:
     """Unwrap Markdown fences, drop prose around the code and an echo of the prefix."""
-    if in_string_or_comment(ctx.text, ctx.offset):
+    if in_string_or_comment(ctx.text, ctx.offset, ctx.language):
         return candidate
     code, fenced = _unfence(candidate.insert, ctx)
-    code = _drop_prose(code, first_line_whole=not ctx.line_prefix.strip())
-    echoless = _strip_echo(code, ctx.prefix, min_lines=1 if fenced else 2)
+    code = _drop_prose(code, ctx.language, first_line_whole=not ctx.line_prefix.strip())
+    echoless = _strip_echo(code, ctx.prefix, ctx.language, min_lines=1 if fenced else 2)
     if echoless is not None:
         code = echoless
     elif fenced:
@@ -47,7 +48,7 @@ def _unfence(text: str, ctx: FilterContext) -> tuple[str, bool]:
     if opening is None or "```" in ctx.text:
         return text, False
     before = [line for line in lines[:opening] if line.strip()]
-    if opening > 0 and before and not all(_is_prose(line) for line in before):
+    if opening > 0 and before and not all(_is_prose(line, ctx.language) for line in before):
         # Code before a fence: the fence closes the code (the model opened it in the prompt).
         return "\n".join(lines[:opening]).rstrip(), True
     body = lines[opening + 1 :]
@@ -58,11 +59,21 @@ def _unfence(text: str, ctx: FilterContext) -> tuple[str, bool]:
     return "\n".join(block).rstrip(), True
 
 
-def _is_prose(line: str) -> bool:
-    """Tell whether `line` is English or Markdown that cannot be a Python statement."""
+_CODE_END = re.compile(r"[;{}(),=]$")
+"""How a line of C-family code ends, and a sentence does not."""
+
+
+def _is_prose(line: str, language: Language = PYTHON) -> bool:
+    """Tell whether `line` is English or Markdown that cannot be a statement.
+
+    Python checks that the line does not parse; other languages that it does not end the
+    way code does (``String name = "x";`` looks like a sentence to the pattern).
+    """
     text = line.strip()
     if not _PROSE.match(text):
         return False
+    if language is not PYTHON:
+        return _CODE_END.search(text) is None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -72,12 +83,14 @@ def _is_prose(line: str) -> bool:
     return False
 
 
-def _drop_prose(code: str, *, first_line_whole: bool) -> str:
+def _drop_prose(code: str, language: Language, *, first_line_whole: bool) -> str:
     """Drop prose lines before the code and everything from the first prose line after it."""
     lines = code.split("\n")
     start = 0
     if first_line_whole:
-        while start < len(lines) and (not lines[start].strip() or _is_prose(lines[start])):
+        while start < len(lines) and (
+            not lines[start].strip() or _is_prose(lines[start], language)
+        ):
             start += 1
         if start == len(lines):
             return code if start == 0 else ""
@@ -85,7 +98,7 @@ def _drop_prose(code: str, *, first_line_whole: bool) -> str:
         (
             i
             for i in range(start + 1, len(lines))
-            if lines[i] == lines[i].lstrip() and _is_prose(lines[i])
+            if lines[i] == lines[i].lstrip() and _is_prose(lines[i], language)
         ),
         len(lines),
     )
@@ -94,7 +107,7 @@ def _drop_prose(code: str, *, first_line_whole: bool) -> str:
     return "\n".join(lines[start:end]).rstrip()
 
 
-def _strip_echo(code: str, prefix: str, *, min_lines: int) -> str | None:
+def _strip_echo(code: str, prefix: str, language: Language, *, min_lines: int) -> str | None:
     """Return the code after a copy of the prefix's last lines, or None when it has none.
 
     The copy must hold at least `min_lines` complete non-blank lines (or one that opens a
@@ -112,7 +125,7 @@ def _strip_echo(code: str, prefix: str, *, min_lines: int) -> str | None:
         if copied != [line.rstrip() for line in whole]:
             continue
         written = [line for line in whole if line.strip()]
-        if len(written) < min_lines and not any(opens_block(line) for line in written):
+        if len(written) < min_lines and not any(opens_block(line, language) for line in written):
             continue
         rest = code_lines[len(whole) :]
         head = rest[0]

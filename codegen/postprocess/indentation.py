@@ -12,6 +12,7 @@ from codegen.postprocess.lexing import (
     previous_line,
     scan,
 )
+from codegen.postprocess.scope import TAB_INDENTED
 from codegen.types import Candidate
 
 
@@ -26,7 +27,9 @@ def normalize_indentation(candidate: Candidate, ctx: FilterContext) -> Candidate
 def _indent_from_column_zero(text: str, ctx: FilterContext) -> str:
     """Indent every line into the opened block when the cursor and completion sit at column 0."""
     above = previous_line(ctx.prefix)
-    if ctx.line_prefix or not text.strip() or text[0].isspace() or not opens_block(above):
+    if ctx.line_prefix or not text.strip() or text[0].isspace():
+        return text
+    if not opens_block(above, ctx.language):
         return text
     body = indentation(above) + ctx.indent_unit
     return "\n".join(body + line if line.strip() else line for line in text.split("\n"))
@@ -42,7 +45,7 @@ def _drop_repeated_indent(text: str, ctx: FilterContext) -> str:
     """
     if not ctx.line_prefix or ctx.line_prefix.strip() or not text[:1].isspace():
         return text
-    if opens_block(previous_line(ctx.prefix)):
+    if opens_block(previous_line(ctx.prefix), ctx.language):
         return text
     first, newline, rest = text.partition("\n")
     return first.lstrip(" \t") + newline + rest
@@ -59,8 +62,8 @@ def _reindent(text: str, ctx: FilterContext) -> str:
     if len(lines) < 2:
         return text
     base = indentation(ctx.line_prefix if ctx.line_prefix else lines[0])
-    unit = ctx.indent_unit
-    starts = scan(ctx.line_prefix + text).line_starts
+    unit = "\t" if ctx.language.id in TAB_INDENTED else ctx.indent_unit
+    starts = scan(ctx.line_prefix + text, ctx.language).line_starts
     relative: dict[int, str] = {}
     for index in range(1, len(lines)):
         ws = indentation(lines[index])
@@ -97,7 +100,7 @@ def block_level(ctx: FilterContext) -> int | None:
     if ctx.line_prefix.strip():
         return None
     above = previous_line(ctx.prefix)
-    if above and opens_block(above):
+    if above and opens_block(above, ctx.language):
         return indent_width(above) + indent_width(ctx.indent_unit)
     following = next((line for line in ctx.suffix.split("\n")[1:] if line.strip()), None)
     return indent_width(following) if following is not None else None
@@ -118,7 +121,7 @@ def shift_to_block(text: str, ctx: FilterContext) -> str | None:
     if shift == 0 or level < typed:
         return None
     lines = text.split("\n")
-    starts = scan(ctx.line_prefix + text).line_starts
+    starts = scan(ctx.line_prefix + text, ctx.language).line_starts
     for index, line in enumerate(lines):
         if not line.strip() or not starts[index]:
             continue

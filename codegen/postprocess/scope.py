@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Literal
 
 from codegen.postprocess.lexing import indent_width, opens_block, previous_line, scan
+from prompts.languages import PYTHON, Language
 from validators.syntax import parse_python
 
 _STRING_QUOTES = re.compile("[^'\"]*('''|\"\"\"|'|\")")
@@ -15,12 +16,16 @@ _STRING_QUOTES = re.compile("[^'\"]*('''|\"\"\"|'|\")")
 
 
 @lru_cache(maxsize=16)
-def _cursor_state(text: str, offset: int) -> tuple[str, bool]:
+def _cursor_state(text: str, offset: int, language: Language = PYTHON) -> tuple[str, bool]:
     """Return (open string delimiter, inside a comment) at the cursor.
 
     Read from the tree-sitter node at the cursor. Where a node around the cursor holds an
-    error (half-typed code, such as a string not closed yet), the small lexer decides.
+    error (half-typed code, such as a string not closed yet), the small lexer decides; it
+    alone decides for languages other than Python.
     """
+    if language is not PYTHON:
+        state = scan(text[:offset], language)
+        return state.quote, state.in_comment
     cursor = len(text[:offset].encode("utf-8"))
     tree = parse_python(text)
     node = tree.root_node.descendant_for_byte_range(max(cursor - 1, 0), cursor)
@@ -40,9 +45,9 @@ def _cursor_state(text: str, offset: int) -> tuple[str, bool]:
     return state.quote, state.in_comment
 
 
-def in_string_or_comment(text: str, offset: int) -> bool:
+def in_string_or_comment(text: str, offset: int, language: Language = PYTHON) -> bool:
     """Tell whether the cursor at `offset` sits inside a string literal or a comment."""
-    quote, in_comment = _cursor_state(text, offset)
+    quote, in_comment = _cursor_state(text, offset, language)
     return bool(quote) or in_comment
 
 
@@ -51,27 +56,28 @@ Scope = Literal["line", "statement", "block"]
 line, and its body when that line opens a block); or several statements."""
 
 
-def completion_scope(text: str, offset: int) -> Scope:
+def completion_scope(text: str, offset: int, language: Language = PYTHON) -> Scope:
     """Decide from the code at the cursor how much a completion may write.
 
     One line when code follows the cursor on its line, or the cursor sits in a comment or a
     one-quote string (`_cursor_state` reads the tree-sitter node at the cursor): closing
     brackets and quotes alone after the cursor (``foo(|)``) still allow one line, never
-    several. In a docstring several lines (a triple-quoted string may continue). Otherwise
-    the lines around the cursor decide (`scope_by_layout`).
+    several. In a docstring or a template string (`` ` ``) several lines (the string may
+    continue); in a block comment one. Otherwise the lines around the cursor decide
+    (`scope_by_layout`).
     """
     line_suffix = text[offset:].split("\n", 1)[0]
     if line_suffix.strip():
         return "line"
-    quote, in_comment = _cursor_state(text, offset)
-    if in_comment or len(quote) == 1:
+    quote, in_comment = _cursor_state(text, offset, language)
+    if in_comment or quote in language.quotes and quote != "`":
         return "line"
-    return "block" if quote else scope_by_layout(text, offset)
+    return "block" if quote else scope_by_layout(text, offset, language)
 
 
-def is_single_line(text: str, offset: int) -> bool:
+def is_single_line(text: str, offset: int, language: Language = PYTHON) -> bool:
     """Tell whether a completion at `offset` must stay on the cursor's line."""
-    return completion_scope(text, offset) == "line"
+    return completion_scope(text, offset, language) == "line"
 
 
 _COMPOUND = re.compile(
@@ -80,7 +86,7 @@ _COMPOUND = re.compile(
 """Keywords that begin a compound statement, whose body follows on the next lines."""
 
 
-def scope_by_layout(text: str, offset: int) -> Scope:
+def scope_by_layout(text: str, offset: int, language: Language = PYTHON) -> Scope:
     """The scope at a cursor with nothing after it on its line, from the lines around it.
 
     * the next line with code is indented deeper than the cursor's statement: the body of
@@ -105,7 +111,7 @@ def scope_by_layout(text: str, offset: int) -> Scope:
     below = indent_width(following)
     if line_prefix:
         level = indent_width(line_prefix)
-    elif above and opens_block(above):
+    elif above and opens_block(above, language):
         if below <= indent_width(above):
             return "block"  # the block's body is missing
         level = below
@@ -113,7 +119,8 @@ def scope_by_layout(text: str, offset: int) -> Scope:
         level = min(indent_width(above), below) if above else below
     if below > level:
         return "line"
-    if typed and (_COMPOUND.match(typed) or opens_block(typed)):
+    compound = language is PYTHON and _COMPOUND.match(typed) is not None
+    if typed and (compound or opens_block(typed, language)):
         return "block"
     return "block" if below < level else "statement"
 
@@ -130,9 +137,17 @@ def inserts_line_above(text: str, offset: int) -> bool:
 
 _INDENT = re.compile(r"^([ \t]+)\S", re.MULTILINE)
 
+TAB_INDENTED = frozenset({"go"})
+"""Languages whose formatter indents with tabs, always (gofmt)."""
 
-def detect_indent_unit(text: str) -> str:
-    """Return the file's indentation step: a tab, or the most common space step (default 4)."""
+
+def detect_indent_unit(text: str, language: Language = PYTHON) -> str:
+    """Return the file's indentation step: a tab, or the most common space step (default 4).
+
+    A language whose formatter indents with tabs (`TAB_INDENTED`) always gets a tab.
+    """
+    if language.id in TAB_INDENTED:
+        return "\t"
     indents = [m.group(1) for m in _INDENT.finditer(text)]
     if not indents:
         return "    "

@@ -13,6 +13,13 @@ _CLAUSE = re.compile(r"\s*(?:elif|else|except|finally)\b")
 """Clauses that continue a compound statement at its own indentation."""
 
 
+def _continues(line: str, ctx: FilterContext) -> bool:
+    """Tell whether `line` continues the statement: a clause, or a brace closing its body."""
+    if ctx.language.blocks == "braces":
+        return line.lstrip().startswith("}")
+    return _CLAUSE.match(line) is not None
+
+
 def limit_to_line(candidate: Candidate, ctx: FilterContext) -> Candidate | None:
     """Cut at the first newline when the scope is single-line; drop an empty first line.
 
@@ -42,7 +49,7 @@ def limit_to_statement(candidate: Candidate, ctx: FilterContext) -> Candidate | 
     if not ctx.statement:
         return candidate
     lines = candidate.insert.split("\n")
-    starts = scan(ctx.line_prefix + candidate.insert).line_starts
+    starts = scan(ctx.line_prefix + candidate.insert, ctx.language).line_starts
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         return candidate
@@ -52,13 +59,13 @@ def limit_to_statement(candidate: Candidate, ctx: FilterContext) -> Candidate | 
         end += 1  # the first line's brackets or string continue
     header = "\n".join(lines[first:end])
     below = next((line for line in ctx.suffix.split("\n")[1:] if line.strip()), None)
-    if opens_block(header) and (below is None or indent_width(below) <= base):
+    if opens_block(header, ctx.language) and (below is None or indent_width(below) <= base):
         # The body is the completion's to write (none is indented under it below).
         while end < len(lines):
             line = lines[end]
             if not starts[end] or not line.strip() or indent_width(line) > base:
                 end += 1
-            elif indent_width(line) == base and _CLAUSE.match(line):
+            elif indent_width(line) == base and _continues(line, ctx):
                 end += 1
             else:
                 break

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from codegen.postprocess.lexing import indent_width, opens_block, scan
+from prompts.languages import by_id
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,40 @@ def test_opens_block(line: str, expected: bool) -> None:
 
 def test_indent_width_counts_a_tab_as_four() -> None:
     assert indent_width("\t  x") == 6
+
+
+@pytest.mark.parametrize(
+    ("language_id", "text", "starts", "unmatched"),
+    [
+        # Inside a function body's braces lines start statements.
+        ("javascript", "if (x) {\nf(\n1)\n}", (True, True, False, True), ()),
+        # Brackets in // and /* */ comments and strings do not count.
+        ("go", "a // (\n/* {\n */ s := \")\"", (True, True, False), ()),
+        # A template string spans lines.
+        ("typescript", "`a\n${b}`\nc", (True, False, True), ()),
+        # A closer of a bracket opened before the text.
+        ("rust", "x\n}\nfn f() {}", (True, True, True), (2,)),
+    ],
+)
+def test_scan_other_languages(
+    language_id: str, text: str, starts: tuple[bool, ...], unmatched: tuple[int, ...]
+) -> None:
+    language = by_id(language_id)
+    assert language is not None
+    found = scan(text, language)
+    assert (found.line_starts, found.unmatched) == (starts, unmatched)
+
+
+@pytest.mark.parametrize(
+    ("language_id", "line", "expected"),
+    [
+        ("java", "for (int v : values) {  // each", True),
+        ("go", "x := map[string]int{}", False),
+        ("ruby", "items.each do |item|", True),
+        ("ruby", "def name; end", False),
+    ],
+)
+def test_opens_block_other_languages(language_id: str, line: str, expected: bool) -> None:
+    language = by_id(language_id)
+    assert language is not None
+    assert opens_block(line, language) is expected
