@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -148,6 +149,11 @@ def main(argv: list[str] | None = None) -> None:
         _quiet_stdout()
         print(f"vetted: {_os_error(exc)}", file=sys.stderr)
         sys.exit(1)
+    finally:
+        # The command is over and what it wrote is whole: a Ctrl-C from here on (while
+        # libraries' exit handlers run) ends the process quietly instead of interrupting
+        # one of them with a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _os_error(exc: OSError) -> str:
