@@ -12,6 +12,7 @@ from codegen.positions import position_at
 from codegen.testgen.generation import Coverage, TestGenResult
 from codegen.types import Candidate, CompletionRequest, Trigger
 from lsp_server.config import Settings
+from prompts.languages import language_for
 from prompts.testgen import uncovered_summary
 
 
@@ -119,6 +120,7 @@ def to_lsp_completion_item(
     start = word_start(document.source, offset)
     new_text = document.source[start:offset] + candidate.insert
     label = new_text.strip().split("\n", 1)[0] or new_text
+    fence = language_for(document.language_id, document.path).id  # Markdown's code language
     edit_range = types.Range(
         to_lsp_position(document, start), to_lsp_position(document, candidate.end)
     )
@@ -128,7 +130,7 @@ def to_lsp_completion_item(
         detail=f"vetted: {verdict_summary(candidate)}",
         documentation=types.MarkupContent(
             kind=types.MarkupKind.Markdown,
-            value=f"```python\n{new_text}\n```\n\n{verdict_summary(candidate)}",
+            value=f"```{fence}\n{new_text}\n```\n\n{verdict_summary(candidate)}",
         ),
         data={"verdicts": verdicts_to_wire(candidate)},
         sort_text=f"{sort_index:04d}",

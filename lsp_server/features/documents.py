@@ -13,6 +13,7 @@ from lsprotocol import types
 
 from lsp_server.run_completion import relative_path
 from lsp_server.server import CompletionServer
+from prompts.index import MAX_FILE_BYTES
 
 
 def register(server: CompletionServer) -> None:
@@ -27,7 +28,9 @@ def register(server: CompletionServer) -> None:
         uri = params.text_document.uri
         ls.touch_document(uri)
         document = ls.workspace.get_text_document(uri)
-        if (document.language_id or "python") == "python":
+        # The index outlines what its extension tells (`prompts.index.indexable`); a file
+        # larger than it indexes is not even handed over, each keystroke would copy it.
+        if len(document.source) <= MAX_FILE_BYTES:
             ls.workspace_index.edited(relative_path(ls, uri), document.source)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
