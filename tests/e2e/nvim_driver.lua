@@ -1,5 +1,5 @@
 -- Headless driver for tests/e2e/test_neovim.py: `nvim --headless -u nvim_driver.lua`.
--- Env: VETTED_INIT (minimal_init.lua), VETTED_FILE (Python file to open),
+-- Env: VETTED_INIT (minimal_init.lua), VETTED_FILE (the file to open, of any language),
 -- VETTED_CURSOR ("row,col", 1-based row, 0-based byte col), VETTED_RESULT (JSON written here).
 -- Every step is a callback so insert mode and LSP replies run on the real event loop.
 
@@ -111,6 +111,8 @@ local function run()
     return ready
   end, after_ready or function()
     step("ready")
+    result.filetype = vim.bo.filetype
+    result.language_id = vetted.client(0).get_language_id(0, vim.bo.filetype)
     vim.api.nvim_win_set_cursor(0, { row, col })
     vim.cmd("startinsert!")
     wait_for(ghost_text, function(first)

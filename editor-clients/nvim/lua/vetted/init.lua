@@ -6,6 +6,7 @@
 ---     model = "Qwen/Qwen2.5-Coder-1.5B",     -- sent as init_options.model (optional)
 ---     settings = { maxNewTokens = 64 },      -- init_options, camelCase as in the server config
 ---     keys = { accept = "<Tab>" },           -- insert-mode keys; false disables one
+---     filetypes = { "python", "typescript" }, -- complete only these (default: all of M.filetypes)
 ---   })
 ---
 --- On Neovim 0.12+ suggestions are ghost text (`vim.lsp.inline_completion`); on older
@@ -18,11 +19,35 @@ local api = vim.api
 --- Server name, as in `vim.lsp.config` and `:checkhealth vim.lsp`.
 M.name = "vetted"
 
+--- Filetypes completed by default: every language the server has a syntax check for.
+M.filetypes = {
+  "python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "rust",
+  "java", "c", "cpp", "cs", "ruby", "php", "lua", "sh", "bash", "zsh", "json", "jsonc",
+  "yaml", "toml", "html", "css",
+}
+
+--- LSP languageIds (VS Code's names, which the server knows) of the filetypes whose
+--- Neovim name differs; any other filetype is sent as it is.
+M.language_ids = {
+  sh = "shellscript",
+  bash = "shellscript",
+  zsh = "shellscript",
+  cs = "csharp",
+}
+
+--- The languageId the server gets for a buffer of `filetype`.
+---@param _bufnr integer
+---@param filetype string
+---@return string
+function M.language_id(_bufnr, filetype)
+  return M.language_ids[filetype] or filetype
+end
+
 --- Defaults merged under the table given to `setup`.
 M.defaults = {
   cmd = { "vetted", "serve" },
-  filetypes = { "python" },
-  root_markers = { ".git", "pyproject.toml" },
+  filetypes = M.filetypes,
+  root_markers = { ".git", "pyproject.toml", "package.json", "go.mod", "Cargo.toml" },
   model = nil,
   settings = {},
   keys = {
@@ -271,6 +296,9 @@ local SUBCOMMANDS = {
 ---@param opts? table
 function M.setup(opts)
   M.options = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
+  if opts and opts.filetypes then
+    M.options.filetypes = opts.filetypes -- a list replaces the default, it does not merge
+  end
   local settings = vim.deepcopy(M.options.settings)
   if M.options.model then
     settings.model = M.options.model
@@ -282,6 +310,7 @@ function M.setup(opts)
   vim.lsp.config(M.name, {
     cmd = M.options.cmd,
     filetypes = M.options.filetypes,
+    get_language_id = M.language_id,
     root_markers = M.options.root_markers,
     init_options = settings,
   })
