@@ -304,7 +304,8 @@ def related_files(
         found = index.get(other)
         if found is not None and found.definitions:
             picked[other] = found.render()
-    for other in package_files(language, path, index.paths):
+    package = package_files(language, path, index.paths) if language.id in ("go", "java") else []
+    for other in package:
         found = index.get(other)
         if found is not None and found.definitions:
             picked.pop(other, None)
