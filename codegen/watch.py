@@ -20,7 +20,7 @@ import pathspec
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from prompts.index import MAX_FILE_BYTES, WorkspaceIndex
+from prompts.index import MAX_FILE_BYTES, WorkspaceIndex, indexable
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class WorkspaceWatcher:
             subdirs[:] = sorted(d for d in subdirs if not self._skipped(base / d, folder=True))
             for name in sorted(names):
                 path = base / name
-                if name.endswith(".py") and not self._skipped(path, folder=False):
+                if indexable(name) and not self._skipped(path, folder=False):
                     count += 1
                     if count > MAX_FILES:
                         logger.warning("indexing stopped at %d files", MAX_FILES)
@@ -119,12 +119,13 @@ class WorkspaceWatcher:
         with self._lock:
             targets = [(source, deleted or destination is not None), (destination, False)]
             if destination is not None and Path(destination).is_dir():  # a folder moved in
-                targets += [(str(p), False) for p in Path(destination).rglob("*.py")]
+                targets += [(str(p), False) for p in Path(destination).rglob("*")
+                            if indexable(p.name)]
             for raw, gone in targets:
                 if raw is None:
                     continue
                 path = Path(raw)
-                if path.suffix != ".py" and not gone:
+                if not indexable(path.name) and not gone:
                     continue
                 if self._skipped(path, folder=False):
                     continue

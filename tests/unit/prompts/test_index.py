@@ -114,6 +114,28 @@ def test_the_watcher_follows_files_created_edited_moved_and_deleted(tmp_path: Pa
         watcher.stop()
 
 
+def test_the_watcher_indexes_every_language_the_index_outlines(tmp_path: Path) -> None:
+    for name, text in {
+        "web/shapes.ts": "export function area(r: number): number {\n  return r * r;\n}\n",
+        "cmd/main.go": "package main\n\nfunc Run() int {\n\treturn 1\n}\n",
+        "notes.txt": "area\n",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    index = WorkspaceIndex()
+    watcher = WorkspaceWatcher(str(tmp_path), index)
+    watcher.start()
+    try:
+        assert watcher.ready.wait(10)
+        assert index.paths == ["cmd/main.go", "web/shapes.ts"]
+        (tmp_path / "src").mkdir()
+        (tmp_path / "src" / "lib.rs").write_text("pub fn grow(x: u32) -> u32 {\n    x + 1\n}\n")
+        wait(lambda: index.get("src/lib.rs") is not None)
+        assert ("src/lib.rs", "grow") in index.definitions(["grow"])
+    finally:
+        watcher.stop()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_an_unreadable_file_is_left_out(tmp_path: Path) -> None:
     (tmp_path / "secret.py").write_text("def hidden() -> None: ...\n", encoding="utf-8")
