@@ -24,10 +24,12 @@ ok with ``ran`` False and says why.
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter
 from collections.abc import Iterable
 
 from prompts import grammars
+from prompts.languages import PLAIN
 from validators._trees import (
     Baselines,
     ErrorNode,
@@ -73,6 +75,10 @@ def new_errors(before: Iterable[ErrorNode], after: Iterable[ErrorNode], start: i
 def check_tree(name: str, splice: Splice) -> Verdict:
     """The syntax verdict of `splice` in its (non-Python) language."""
     language = splice.language
+    if language is PLAIN:
+        where = posixpath.basename(splice.path) or "the document"
+        return Verdict(name, True, "not checked", f"{where} is in no language with a syntax "
+                       "check", ran=False)
     problem = grammars.grammar_problem(language)
     if problem:
         return Verdict(name, True, "not checked", problem, ran=False)

@@ -87,7 +87,7 @@ def test_an_unknown_language_is_not_checked_and_says_why() -> None:
                     language=language_for("cobol", "a.cbl"))
     assert splice.language is PLAIN
     assert SyntaxValidator().check(splice) == Verdict(
-        "syntax", True, "not checked", "no grammar for plain text", ran=False
+        "syntax", True, "not checked", "a.cbl is in no language with a syntax check", ran=False
     )
 
 
