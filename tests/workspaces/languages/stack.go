@@ -1,0 +1,9 @@
+package stack
+
+type Stack struct {
+	items []int
+}
+
+func (s *Stack) Push(v int) {
+	
+}

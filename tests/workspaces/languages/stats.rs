@@ -1,0 +1,3 @@
+pub fn mean(values: &[f64]) -> f64 {
+    
+}
