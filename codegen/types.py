@@ -32,8 +32,9 @@ class CompletionRequest:
     """Cursor as an index into `text` (code points)."""
     path: str = "untitled.py"
     """Document path relative to the workspace root."""
-    language: str = "python"
-    """The editor's LSP languageId ("": tell it by the path's extension)."""
+    language: str = ""
+    """The editor's LSP languageId ("": tell it by the path's extension, as the command
+    line and batch files without one do)."""
     context_files: tuple[ContextFile, ...] = ()
     """Other files (open documents), most relevant last."""
     repo_name: str = ""

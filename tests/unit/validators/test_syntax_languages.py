@@ -68,3 +68,12 @@ def test_a_huge_document_is_filtered_on_a_window_at_the_cursor(tmp_path: Path) -
     expected = shown(small)
     assert expected and any(end > 0 for _, end, _ in expected)
     assert shown(padding + small + padding) == expected
+
+
+def test_a_request_without_a_language_id_is_known_by_its_path() -> None:
+    # `vetted complete file.ts` and batch records build requests without a languageId.
+    from codegen.pipeline import language_of
+    from codegen.types import CompletionRequest
+
+    assert language_of(CompletionRequest("let a = 1;\n", 0, "src/a.ts")).id == "typescript"
+    assert language_of(CompletionRequest("x = 1\n", 0)).id == "python"  # untitled.py
