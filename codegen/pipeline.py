@@ -71,10 +71,18 @@ class Pipeline:
             # Tests join the other files; they never turn a one-file prompt into Qwen's
             # repository format, which alone cost the 0.5B 16 points on MBPP (RESULTS.md).
             files += self.prompt_tests(request, {f.path for f in files})
+        # Tokenizing a 5 MB file took 1.5 s; the budget keeps far less than this reach.
+        reach = max(FILTER_WINDOW, 16 * self.template.max_prompt_tokens)
+        start, end = window(request.text, request.offset, reach)
+        if start and request.text[start - 1] == "\n":
+            # The template cuts the prefix every `prefix_stride` lines from its top: from the
+            # document's top, as without the window.
+            for _ in range(request.text.count("\n", 0, start) % self.template.prefix_stride):
+                start = request.text.rfind("\n", 0, start - 1) + 1
         return self.template.render(
             self.backend.tokenizer,
-            request.prefix,
-            request.suffix,
+            request.text[start : request.offset],
+            request.text[request.offset : end],
             path=request.path,
             repo_name=request.repo_name,
             context_files=files,
@@ -284,20 +292,10 @@ must cost them no more than a 200 KB one. Only documents longer than this are cu
 def filter_context(request: CompletionRequest) -> FilterContext:
     """What the filters read: the decided scope, on a window of the document at the cursor.
 
-    The window starts and ends at line breaks where it can, at a multiple of a tenth of
-    `FILTER_WINDOW` so that the next keystrokes see the same text (its parse is reused).
+    The next keystrokes see the same window (`window`), so its parse is reused.
     """
-    text, offset = request.text, request.offset
-    step = FILTER_WINDOW // 10
-    start = max(0, (offset - FILTER_WINDOW) // step * step)
-    if start:
-        line = text.find("\n", start, start + step)
-        start = line + 1 if 0 <= line < offset else start
-    end = min(len(text), offset + FILTER_WINDOW)
-    if end < len(text):
-        line = text.rfind("\n", offset, end)
-        end = line + 1 if line >= 0 else end
-    text, offset = text[start:end], offset - start
+    start, end = window(request.text, request.offset, FILTER_WINDOW)
+    text, offset = request.text[start:end], request.offset - start
     language = language_of(request)
     scope = completion_scope(text, offset, language)
     return FilterContext(
@@ -310,6 +308,24 @@ def filter_context(request: CompletionRequest) -> FilterContext:
         blocked=compiled(request.blocked_output),
         language=language,
     )
+
+
+def window(text: str, offset: int, reach: int) -> tuple[int, int]:
+    """Start and end of about `reach` characters of `text` on each side of `offset`.
+
+    Both ends fall at line breaks where they can, the start at a multiple of a tenth of
+    `reach`, so that the next keystrokes see the same text.
+    """
+    step = max(reach // 10, 1)
+    start = max(0, (offset - reach) // step * step)
+    if start:
+        line = text.find("\n", start, start + step)
+        start = line + 1 if 0 <= line < offset else start
+    end = min(len(text), offset + reach)
+    if end < len(text):
+        line = text.rfind("\n", offset, end)
+        end = line + 1 if line >= 0 else end
+    return start, end
 
 
 def moved(candidates: Sequence[Candidate], shift: int) -> list[Candidate]:

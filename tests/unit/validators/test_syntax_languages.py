@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prompts.languages import by_id, language_for
 from validators.base import Splice, Verdict
@@ -77,3 +78,26 @@ def test_a_request_without_a_language_id_is_known_by_its_path() -> None:
 
     assert language_of(CompletionRequest("let a = 1;\n", 0, "src/a.ts")).id == "typescript"
     assert language_of(CompletionRequest("x = 1\n", 0)).id == "python"  # untitled.py
+
+
+def test_a_huge_documents_prompt_is_rendered_from_a_window(qwen_tokenizer: Any) -> None:
+    from types import SimpleNamespace
+
+    from codegen.pipeline import Pipeline
+    from codegen.types import CompletionRequest
+
+    backend: Any = SimpleNamespace(tokenizer=qwen_tokenizer, description="stub")
+    pipeline = Pipeline(backend, tests_in_prompt=False)
+    lines = "".join(f"const v{i} = f({i}, 'x');\n" for i in range(30_000))  # 800 KB
+    text = lines + "function g() {\n  return \n}\n" + lines
+    request = CompletionRequest(text, len(lines) + 24, "big.ts")
+    whole = pipeline.template.render(qwen_tokenizer, request.prefix, request.suffix,
+                                     path="big.ts")
+    prompt = pipeline.build_prompt(request)
+    assert prompt is not None and prompt.ids == whole.ids
+    # A keystroke later, still the same cut as from the whole document.
+    typed = CompletionRequest(text[: request.offset] + "1" + text[request.offset :],
+                              request.offset + 1, "big.ts")
+    later = pipeline.build_prompt(typed)
+    assert later is not None and later.ids == pipeline.template.render(
+        qwen_tokenizer, typed.prefix, typed.suffix, path="big.ts").ids
