@@ -21,7 +21,7 @@ from codegen.runtime.sequences import Timing
 from codegen.types import Candidate, CompletionRequest, CompletionResult, Generation, Timings
 from codegen.typethrough import Continuation, Entry, TypeThrough
 from prompts.context import prompt_test_sections
-from prompts.languages import Language, language_for
+from prompts.languages import PYTHON, Language, language_for
 from prompts.secrets import without_secrets
 from prompts.templates import FimTemplate, Prompt, PromptFile
 from validators import DEFAULT_VALIDATORS, Splice, Validator, Verdict
@@ -417,7 +417,7 @@ def shorter_forms(
     for candidate in candidates:
         if candidate.passed:
             continue
-        if badly_indented(candidate):
+        if context.language is PYTHON and badly_indented(candidate):  # ast says "indent"
             moved = shift_to_block(candidate.insert, context)
             if moved is not None:
                 add("re-indented to the block", candidate, moved, context)
