@@ -32,6 +32,12 @@ RUST_OPEN_FN = "fn f() -> i32 {\n    let v = vec![1, 2];║\n\nfn g() {}\n"
 JAVA_METHOD = "class A {\n  int f(int a) {\n    ║\n  }\n}\n"
 C_CALL = "int f(int a) {\n  int b = g(║\n}\nint h(void) { return 1; }\n"
 CPP_AT_END = "#include <vector>\nint f() {\n  std::vector<int> v;║\n"
+GO_HALF_ABOVE = ("package m\n\nfunc a() int {\n\tx := foo(\n\treturn x\n}\n\n"
+                 "func b(n int) int {\n\t║\n}\n")
+JAVA_HALF_ABOVE = ("class A {\n  int a() {\n    int x = foo(;\n    return x;\n  }\n"
+                   "  int b(int n) {\n    ║\n  }\n}\n")
+C_HALF_ABOVE = "int a(void) {\n  int x = foo(\n  return x;\n}\nint b(int n) {\n  ║\n}\n"
+CPP_HALF_BELOW = "int b(int n) {\n  ║\n}\nint a(void) {\n  int x = foo(\n  return x;\n}\n"
 TSX = "export const A = () => (\n  <div>║</div>\n);\n"
 
 
@@ -67,6 +73,15 @@ TSX = "export const A = () => (\n  <div>║</div>\n);\n"
         ("typescript", TS_BROKEN_ABOVE, "return (1;", "adds a syntax error"),
         ("typescript", TS_BROKEN_BELOW, "return 1;\n  let x = 2;", ""),
         ("typescript", TS_BROKEN_BELOW, "return 1 +;", "adds a syntax error"),
+        # A half-typed call in another function, above or below, is not the candidate's.
+        ("go", GO_HALF_ABOVE, "return n * 2", ""),
+        ("go", GO_HALF_ABOVE, "return n * (2", "adds a syntax error"),
+        ("java", JAVA_HALF_ABOVE, "return n * 2;", ""),
+        ("java", JAVA_HALF_ABOVE, "return n * (2;", "adds a syntax error"),
+        ("c", C_HALF_ABOVE, "return n * 2;", ""),
+        ("c", C_HALF_ABOVE, "return n * (2;", "adds a syntax error"),
+        ("cpp", CPP_HALF_BELOW, "return n * 2;", ""),
+        ("cpp", CPP_HALF_BELOW, "return n * (2;", "adds a syntax error"),
         # JSX text and tags.
         ("typescriptreact", TSX, "<span>hi</span>", ""),
         ("typescriptreact", TSX, "<span>{hi</span>", "leaves a syntax error at the cursor"),
