@@ -123,6 +123,8 @@ class Baselines:
 
     def __init__(self, size: int = 8) -> None:
         self._trees: OrderedDict[tuple[str, str], Baseline] = OrderedDict()
+        self._slow: OrderedDict[tuple[str, str], str] = OrderedDict()
+        """Documents whose parse ran out of time, and why: not tried again per candidate."""
         self._size = size
         self._lock = threading.Lock()
 
@@ -134,12 +136,21 @@ class Baselines:
             if found is not None:
                 self._trees.move_to_end(key)
                 return found
+            if key in self._slow:
+                raise ParseTimeout(self._slow[key])
             recent = [b for b in self._trees.values() if b.language == language][-1:]
         source = encode(document)
         if len(source) > grammars.MAX_PARSE_BYTES:
             raise ValueError(f"{len(source) // 1000} KB is over the syntax check's "
                              f"{grammars.MAX_PARSE_BYTES // 1000} KB")
-        tree = _parse(language, source, _nearby(recent[0], source) if recent else None)
+        try:
+            tree = _parse(language, source, _nearby(recent[0], source) if recent else None)
+        except ParseTimeout as exc:
+            with self._lock:
+                self._slow[key] = str(exc)
+                while len(self._slow) > self._size:
+                    self._slow.popitem(last=False)
+            raise
         baseline = Baseline(language, source, tree, error_nodes(tree))
         with self._lock:
             self._trees[key] = baseline

@@ -122,11 +122,14 @@ def test_an_oversized_document_is_not_checked() -> None:
     assert "KB is over" in found.detail
 
 
-def test_a_slow_parse_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_slow_parse_is_given_up_once_per_document(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_trees, "PARSE_SECONDS", -1.0)
     found = verdict("typescript", "const a = ║;\n" * 2000, "1")
     assert (found.ok, found.ran, found.reason) == (True, False, "not checked")
     assert "took longer" in found.detail
+    # The next candidates of the same document do not wait for the parse again.
+    monkeypatch.setattr(_trees, "_parse", None)
+    assert verdict("typescript", "const a = ║;\n" * 2000, "2") == found
 
 
 def test_the_document_is_parsed_once_for_every_candidate(
