@@ -47,7 +47,7 @@ def test_malformed_lines_become_error_records_and_every_id_comes_out_once(
         json.dumps({"id": "sub", "prompt": "again"}),  # a repeated id
         json.dumps({"id": "big", "prompt": "x", "n": "four"}),
         "",
-        json.dumps({"id": "last", "prompt": "def sub(a, b):\n    ", "language": "rust"}),
+        json.dumps({"id": "last", "prompt": "def sub(a, b):\n    ", "language": "cobol"}),
         json.dumps({"id": "007", "prompt": "def sub(a, b):\n    "}),  # a string id stays one
     ]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -65,7 +65,7 @@ def test_malformed_lines_become_error_records_and_every_id_comes_out_once(
     tests = out[2]["completions"][0]["verdicts"]["tests"]
     assert tests == {"ok": True, "ran": True, "reason": "", "detail": "", "passed": 1, "total": 1}
     assert "n must be an integer" in out[5]["error"]
-    assert "not supported" in out[6]["error"]
+    assert "language 'cobol' is not one of python, " in out[6]["error"]
 
 
 def test_a_killed_run_resumed_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
