@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from prompts._chunks import cache_for, split_chunks
 
@@ -157,6 +157,8 @@ def keep_tail(
     while first > 0 and used + len(ids[first - 1]) <= budget:
         first -= 1
         used += len(ids[first])
+    if first == len(chunks) and chunks:  # the cursor's line alone is over budget (minified)
+        return _cut(tokenizer, chunks[-1], budget, keep="end")
     if stride > 1 and first < len(chunks):
         starts = _line_numbers(chunks)
         kept_lines = starts[-1] + chunks[-1].count("\n") - starts[first]
@@ -172,18 +174,38 @@ def keep_head(tokenizer: Tokenizer, text: str, budget: int) -> tuple[str, list[i
 
     Blank lines go with the line before them.
     """
-    return _head_of(*_chunked(tokenizer, text), budget)
+    return _head_of(tokenizer, *_chunked(tokenizer, text), budget)
 
 
 def _head_of(
-    chunks: Sequence[str], ids: Sequence[tuple[int, ...]], budget: int
+    tokenizer: Tokenizer, chunks: Sequence[str], ids: Sequence[tuple[int, ...]], budget: int
 ) -> tuple[str, list[int]]:
     """`keep_head` over a text already split into chunks and encoded."""
     count, used = 0, 0
     while count < len(chunks) and used + len(ids[count]) <= budget:
         used += len(ids[count])
         count += 1
+    if count == 0 and chunks and budget > 0:  # the first line alone is over budget
+        return _cut(tokenizer, chunks[0], budget, keep="start")
     return "".join(chunks[:count]), [i for chunk in ids[:count] for i in chunk]
+
+
+def _cut(tokenizer: Tokenizer, line: str, budget: int, keep: Literal["start", "end"],
+         ) -> tuple[str, list[int]]:
+    """The longest part of one over-long line at its `keep` end that fits in `budget` tokens.
+
+    Cut by characters, for a minified file whose single line holds the cursor: its code
+    next to the cursor is worth more than none. Starts from 4 characters per token and
+    shrinks by what the encoding says, a few encodings at most.
+    """
+    size = min(len(line), 4 * budget)
+    while size > 0:
+        piece = line[:size] if keep == "start" else line[len(line) - size:]
+        ids = encode_text(tokenizer, piece)
+        if len(ids) <= budget:
+            return piece, ids
+        size = min(size - 1, size * budget // len(ids))
+    return "", []
 
 
 def _line_numbers(chunks: Sequence[str]) -> list[int]:
@@ -252,7 +274,7 @@ class FimTemplate:
         suffix_chunks, suffix_chunk_ids = _chunked(tokenizer, suffix)  # once for all three uses
         suffix_total = sum(map(len, suffix_chunk_ids))
         suffix_text, suffix_ids = _head_of(
-            suffix_chunks, suffix_chunk_ids, int(file_budget * self.suffix_share)
+            tokenizer, suffix_chunks, suffix_chunk_ids, int(file_budget * self.suffix_share)
         )
         prefix_text, prefix_ids = keep_tail(
             tokenizer, prefix, file_budget - len(suffix_ids), self.prefix_stride
@@ -261,7 +283,8 @@ class FimTemplate:
             # Prefix did not use its share: give the rest back to the suffix.
             spare = max(file_budget - len(prefix_ids), len(suffix_ids))
             cap = max(self.max_suffix_tokens, len(suffix_ids))
-            suffix_text, suffix_ids = _head_of(suffix_chunks, suffix_chunk_ids, min(spare, cap))
+            suffix_text, suffix_ids = _head_of(tokenizer, suffix_chunks, suffix_chunk_ids,
+                                               min(spare, cap))
 
         room = available - len(prefix_ids) - len(suffix_ids)
         quantum = self.context_quantum if room >= 4 * self.context_quantum else 1

@@ -220,3 +220,19 @@ def test_a_file_alone_is_named_unless_it_is_python(
     assert prompt.text == f"{head}<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>"
     decoded = qwen_tokenizer.inner.decode(list(prompt.ids), skip_special_tokens=False)
     assert decoded == prompt.text
+
+
+def test_a_minified_line_is_cut_by_characters_next_to_the_cursor(
+    qwen_tokenizer: HFTokenizer,
+) -> None:
+    """One 200 KB line: whole lines cannot fit, the code either side of the cursor can."""
+    code = "".join(f"function f{i}(a){{return a+{i}}};" for i in range(8000))
+    offset = len(code) // 2
+    template = FimTemplate(max_prompt_tokens=512)
+    prompt = template.render(qwen_tokenizer, code[:offset], code[offset:], path="app.min.js")
+    assert len(prompt.ids) <= 512
+    assert prompt.section_tokens["prefix"] > 200 and prompt.section_tokens["suffix"] > 50
+    text = qwen_tokenizer.decode(list(prompt.ids))
+    before = text.split("<|fim_prefix|>")[1].split("<|fim_suffix|>")[0]
+    after = text.split("<|fim_suffix|>")[1].split("<|fim_middle|>")[0]
+    assert code[:offset].endswith(before) and code[offset:].startswith(after)
