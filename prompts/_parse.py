@@ -39,12 +39,12 @@ class _RecentTrees:
                 self._trees.move_to_end(source)
                 return tree
             recent = list(self._trees.items())[-3:]
-        base = max(recent, key=lambda item: _shared_ends(item[0], source), default=None)
-        if base is None or sum(_shared_ends(base[0], source)) < len(source) // 2:
+        base = max(recent, key=lambda item: shared_ends(item[0], source), default=None)
+        if base is None or sum(shared_ends(base[0], source)) < len(source) // 2:
             tree = python_parser().parse(source)
         else:
             old, old_tree = base
-            head, tail = _shared_ends(old, source)
+            head, tail = shared_ends(old, source)
             edited = old_tree.copy()
             edited.edit(
                 head, len(old) - tail, len(source) - tail,
@@ -58,7 +58,7 @@ class _RecentTrees:
         return tree
 
 
-def _shared_ends(a: bytes, b: bytes) -> tuple[int, int]:
+def shared_ends(a: bytes, b: bytes) -> tuple[int, int]:
     """Lengths of the common prefix and of the common suffix after it."""
     head = _common_length(a, b)
     tail = _common_length(a[head:][::-1], b[head:][::-1])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import tree_sitter
 
 from prompts import grammars
+from prompts._parse import shared_ends
 from prompts.languages import Language
 
 PARSE_SECONDS = 1.0
@@ -161,24 +162,11 @@ class Baselines:
 
 def _nearby(base: Baseline, source: bytes) -> tree_sitter.Tree | None:
     """`base`'s tree edited into `source` when one edit turns one into the other (a keystroke)."""
-    head = _common_length(base.source, source)
-    tail = _common_length(base.source[head:][::-1], source[head:][::-1])
+    head, tail = shared_ends(base.source, source)
     if head + tail < len(source) // 2:
         return None
     return edited(base.tree, base.source, source, head, len(base.source) - tail,
                   len(source) - tail)
-
-
-def _common_length(a: bytes, b: bytes) -> int:
-    """Length of the common prefix, by bisection on slice comparisons (done in C)."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        mid = (low + high + 1) // 2
-        if a[:mid] == b[:mid]:
-            low = mid
-        else:
-            high = mid - 1
-    return low
 
 
 def parse_splice(baseline: Baseline, start: int, old_end: int, text: bytes,
