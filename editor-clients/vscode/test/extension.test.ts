@@ -85,21 +85,31 @@ describe("the extension against the real server", () => {
     expect(fake.statusItems[0].text).toMatch(/^\$\(check\) vetted \d+ ms$/);
   });
 
-  it("completes every language of vetted.languages: a TypeScript document", async () => {
+  it("completes every language of vetted.languages: TypeScript, Go and Rust documents", async () => {
     // The provider and the document sync cover every language by default.
     expect(fake.inlineSelectors[0]).toEqual(LANGUAGES.map((language) => ({ language })));
-    const path = join(work, "add.ts");
-    const text = "export function add(a: number, b: number): number {\n  \n}\n";
-    writeFileSync(path, text);
-    const typescript = MockTextDocument.create(vscode.Uri.file(path), text, "typescript");
-    vscode.workspace.textDocuments = [document, typescript];
-    for (const opened of fake.listeners.get("workspace.onDidOpenTextDocument") ?? []) {
-      opened(typescript);
+    const files: [string, string, string, number][] = [
+      ["add.ts", "export function add(a: number, b: number): number {\n  \n}\n", "typescript", 2],
+      ["add.go", "package main\n\nfunc add(a, b int) int {\n\t\n}\n", "go", 1],
+      ["add.rs", "fn add(a: i32, b: i32) -> i32 {\n    \n}\n", "rust", 4],
+    ];
+    const opened = [];
+    for (const [name, text, languageId, column] of files) {
+      const path = join(work, name);
+      writeFileSync(path, text);
+      const other = MockTextDocument.create(vscode.Uri.file(path), text, languageId);
+      opened.push(other);
+      vscode.workspace.textDocuments = [document, ...opened];
+      for (const listener of fake.listeners.get("workspace.onDidOpenTextDocument") ?? []) {
+        listener(other);
+      }
+      const line = text.split("\n").findIndex((row) => row.trim() === "" && row !== "");
+      expect(await suggest(other, line, column), languageId).toContain("return a + b");
     }
-    expect(await suggest(typescript, 1, 2)).toContain("return a + b");
-    // Taken off the list, the language gets no suggestion at once; Python still does.
-    fake.settings.set("languages", ["python"]);
-    expect(await suggest(typescript, 1, 2)).toEqual([]);
+    // Taken off the list, a language gets no suggestion at once; Python still does.
+    fake.settings.set("languages", ["python", "go", "rust"]);
+    expect(await suggest(opened[0], 1, 2)).toEqual([]);
+    expect(await suggest(opened[1], 3, 1)).toContain("return a + b");
     expect(await suggest()).toEqual(["return a + b", "return b + a"]);
     fake.settings.delete("languages");
   });
