@@ -7,7 +7,7 @@ the file's extension. A language without a grammar, or one we do not know at all
 verdicts say so. Python alone has mypy and the embedded tests.
 
 Grammars come from the per-language ``tree-sitter-*`` wheels pinned in pyproject.toml
-(each a few hundred KB, imported in under a millisecond; measured in bench/RESULTS.md),
+(23 MB installed in all, each loaded in about a millisecond or less; bench/RESULTS.md),
 loaded only when a document of that language is first checked (`prompts.grammars`).
 """
 
