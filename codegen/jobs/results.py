@@ -14,6 +14,9 @@ Three files make one output ``OUT``:
 ``OUT.partial``
     The records of the run under way, appended and flushed one by one. The run folds it into
     ``OUT`` when it ends or stops; after a crash or ``kill -9`` the next run folds it first.
+``OUT.lock``
+    Held (``flock``) by the run under way and removed when it ends: a second run on the same
+    output is refused instead of interleaving its records with the first's.
 
 A line of ``OUT`` that is not a JSON object stops the run with its file and line number:
 guessing would reorder or lose records. Only in ``OUT.partial`` (written by us alone) is a
@@ -22,11 +25,13 @@ cut last line dropped, the trace of a write that a kill interrupted.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +69,22 @@ def settings_path(output: Path) -> Path:
 def partial_path(output: Path) -> Path:
     """The file the run under way appends its records to."""
     return output.with_name(output.name + ".partial")
+
+
+@contextmanager
+def exclusive(output: Path) -> Iterator[None]:
+    """Hold `output`'s lock for a run; `ResultsError` when another run holds it."""
+    lock = output.with_name(output.name + ".lock")
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ResultsError(f"another run is writing {output} (it holds {lock.name}); wait "
+                               "for it to end or write the results elsewhere") from None
+        try:
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
 
 
 def fingerprint(settings: Mapping[str, Any]) -> str:

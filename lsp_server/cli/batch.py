@@ -180,13 +180,24 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def _run(args: argparse.Namespace, spec: ModelSpec, lines: list[str | bytes], output: Path,
          settings: dict[str, Any]) -> int:
-    defaults = {"n": args.n, "max_new_tokens": args.max_new_tokens,
-                "temperature": args.temperature}
-    items = batch.parse_items(lines, defaults)
     if output.exists() and not output.is_file():  # /dev/stdout, a pipe, a folder
         print(f"vetted: {output} is not a regular file; give a file for the results (it is "
               "replaced whole when a run ends)", file=sys.stderr)
         return 2
+    try:
+        with results.exclusive(output):
+            return _run_alone(args, spec, lines, output, settings)
+    except results.ResultsError as exc:
+        print(f"vetted: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_alone(args: argparse.Namespace, spec: ModelSpec, lines: list[str | bytes],
+               output: Path, settings: dict[str, Any]) -> int:
+    """`_run` once no other run writes `output`."""
+    defaults = {"n": args.n, "max_new_tokens": args.max_new_tokens,
+                "temperature": args.temperature}
+    items = batch.parse_items(lines, defaults)
     try:
         results.check_settings(output, settings)
         results.fold(output, items)  # what a killed run left in the partial file

@@ -302,6 +302,33 @@ def test_a_second_ctrl_c_stops_at_once_without_a_traceback(tmp_path: Path) -> No
     assert [r["id"] for r in records(tmp_path / "out.jsonl")] == [f"s{i}" for i in range(6)]
 
 
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(
+    tmp_path: Path,
+) -> None:
+    replay = write_replay(tmp_path / "model.jsonl", [("return a + b", -0.1)])
+    lines = [json.dumps({"id": f"s{i}", "prefix": "def add(a, b):\n    ", "suffix": "\n",
+                         "tests": ["import time; time.sleep(1); assert add(1, 2) == 3"]})
+             for i in range(3)]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "lsp_server", "batch", "in.jsonl", "-o", "out.jsonl",
+               "--model", f"replay:{replay}", "--quiet", "--workers", "1"]
+    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "out.jsonl.partial").exists():
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    second = vetted(*command[3:], cwd=tmp_path)
+    assert second.returncode == 2, second.stderr
+    assert second.stderr == ("vetted: another run is writing out.jsonl (it holds out.jsonl.lock); "
+                             "wait for it to end or write the results elsewhere\n")
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr
+    assert [r["id"] for r in records(tmp_path / "out.jsonl")] == ["s0", "s1", "s2"]
+    assert not (tmp_path / "out.jsonl.lock").exists()
+
+
 def test_eval_never_reports_another_runs_results(tmp_path: Path) -> None:
     times = write_replay(tmp_path / "times.jsonl", [("    return a * b\n", -0.1)])
     minus = write_replay(tmp_path / "minus.jsonl", [("    return a - b\n", -0.1)])
