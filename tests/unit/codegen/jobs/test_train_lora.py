@@ -80,10 +80,8 @@ def test_training_lowers_the_loss(trained: tuple[Path, list[float]]) -> None:
     assert not (out / "checkpoints").exists()  # a finished run leaves only the adapter
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint(
-    base: str, dataset: Path, trained: tuple[Path, list[float]], tmp_path: Path
-) -> None:
-    out = tmp_path / "style"
+def stop_at_step_four(dataset: Path, out: Path, base: str) -> None:
+    """Train until step 4 starts (the checkpoint of step 3 is written), then stop."""
 
     class Stop(Exception):
         pass
@@ -94,6 +92,14 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(
 
     with pytest.raises(Stop):
         train(dataset, out, base, FAST, device="cpu", progress=stop_after_four)
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(
+    base: str, dataset: Path, trained: tuple[Path, list[float]], tmp_path: Path
+) -> None:
+    out = tmp_path / "style"
+
+    stop_at_step_four(dataset, out, base)
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-3"]
     report = train(dataset, out, base, FAST, device="cpu")
     assert report.resumed_from == 3
@@ -153,15 +159,7 @@ def test_resuming_with_another_rank_is_one_clear_line(
     """It was a raw traceback (a size mismatch loading the checkpoint)."""
     out = tmp_path / "style"
 
-    class Stop(Exception):
-        pass
-
-    def stop_after_four(step: int, total: int, loss: float) -> None:
-        if step == 4:
-            raise Stop
-
-    with pytest.raises(Stop):
-        train(dataset, out, base, FAST, device="cpu", progress=stop_after_four)
+    stop_at_step_four(dataset, out, base)
     refused = subprocess.run(
         [sys.executable, "-m", "lsp_server", "train", "lora", str(dataset), "-o", str(out),
          "--model", base, "--device", "cpu", "--rank", "4", "--alpha", str(FAST.alpha),
