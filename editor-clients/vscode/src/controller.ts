@@ -3,6 +3,7 @@ import type { LanguageClient } from "vscode-languageclient/node";
 
 import { InlineObserver } from "./client";
 import { serverSettings } from "./settings";
+import { CodeItem, Signals, toProtocolItem } from "./signals";
 import { State, statusView } from "./status";
 import { Host, StatusItem } from "./vscodeapi";
 
@@ -11,7 +12,15 @@ export const COMMANDS = {
   showAlternatives: "vetted.showAlternatives",
   generateTests: "vetted.generateTestsAtCursor",
   showLog: "vetted.showLog",
+  acceptNextWord: "vetted.acceptNextWord",
+  acceptNextLine: "vetted.acceptNextLine",
+  showNext: "vetted.showNext",
+  showPrevious: "vetted.showPrevious",
+  dismiss: "vetted.dismiss",
 } as const;
+
+/** VS Code's own inline suggestion commands, which ours run before telling the server. */
+const INLINE = "editor.action.inlineSuggest";
 
 /** The server command the generateTests command runs (lsp_server/convert.py). */
 export const SERVER_GENERATE_TESTS = "vetted.generateTests";
@@ -29,6 +38,7 @@ export class Controller implements InlineObserver {
   client: LanguageClient | undefined;
   private readonly item: StatusItem;
   private poll: ReturnType<typeof setInterval> | undefined;
+  private readonly signals = new Signals((method, params) => this.notify(method, params));
 
   constructor(private readonly host: Host, private readonly makeClient: ClientFactory) {
     this.item = host.statusItem();
@@ -126,6 +136,30 @@ export class Controller implements InlineObserver {
     }
   }
 
+  /** Accept the next word or line of the suggestion; returns the accepted length told. */
+  async acceptNext(unit: "Word" | "Line"): Promise<number | undefined> {
+    const edited = await this.host.runEdit(`${INLINE}.acceptNext${unit}`);
+    return edited && this.signals.partiallyAccepted(edited);
+  }
+
+  /** Alt+] / Alt+[: show the next (1) or previous (-1) alternative. */
+  async cycle(delta: 1 | -1): Promise<void> {
+    await this.host.executeCommand(`${INLINE}.${delta > 0 ? "showNext" : "showPrevious"}`);
+    const cursor = this.host.cursor();
+    if (cursor) {
+      this.signals.cycled(cursor.uri, delta);
+    }
+  }
+
+  /** Escape: hide the suggestion and tell the server it was dismissed. */
+  async dismiss(): Promise<void> {
+    await this.host.executeCommand(`${INLINE}.hide`);
+    const cursor = this.host.cursor();
+    if (cursor) {
+      this.signals.dismissed(cursor.uri);
+    }
+  }
+
   showLog(): void {
     this.client?.outputChannel.show();
   }
@@ -143,6 +177,17 @@ export class Controller implements InlineObserver {
     this.state.busy = Math.max(0, this.state.busy - 1);
     this.state.lastLatencyMs = milliseconds;
     this.render();
+  }
+
+  received(uri: string, items: CodeItem[], starts: number[]): void {
+    this.signals.received(uri, items.map(toProtocolItem), starts);
+  }
+
+  private notify(method: string, params: object): void {
+    const client = this.client;
+    client?.sendNotification(method, params).catch((error: unknown) => {
+      client.warn(`could not send ${method}`, error, false);
+    });
   }
 
   private report(result: Record<string, any>): void {

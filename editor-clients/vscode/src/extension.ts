@@ -18,6 +18,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Contro
     host.registerCommand(COMMANDS.showAlternatives, () => running.showAlternatives()),
     host.registerCommand(COMMANDS.generateTests, () => running.generateTests()),
     host.registerCommand(COMMANDS.showLog, () => running.showLog()),
+    host.registerCommand(COMMANDS.acceptNextWord, () => running.acceptNext("Word")),
+    host.registerCommand(COMMANDS.acceptNextLine, () => running.acceptNext("Line")),
+    host.registerCommand(COMMANDS.showNext, () => running.cycle(1)),
+    host.registerCommand(COMMANDS.showPrevious, () => running.cycle(-1)),
+    host.registerCommand(COMMANDS.dismiss, () => running.dismiss()),
     host.onSettingsChanged(() => void running.settingsChanged()),
   );
   try {

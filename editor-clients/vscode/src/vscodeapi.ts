@@ -3,6 +3,7 @@
 import * as vscode from "vscode";
 
 import { Read } from "./settings";
+import { Edited } from "./signals";
 
 export interface StatusItem {
   text: string;
@@ -21,10 +22,12 @@ export interface Host {
   output(): vscode.LogOutputChannel;
   registerCommand(id: string, run: (...args: unknown[]) => unknown): vscode.Disposable;
   executeCommand(id: string, ...args: unknown[]): Thenable<unknown>;
+  /** Runs a command that edits the active document; the document after its edit, if any. */
+  runEdit(id: string): Promise<Edited | undefined>;
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
-  /** The active Python editor's document URI and cursor, if there is one. */
+  /** The active editor's document URI and cursor, if there is one. */
   cursor(): { uri: string; line: number; character: number } | undefined;
   errorColor(): vscode.ThemeColor;
 }
@@ -42,6 +45,7 @@ export function vscodeHost(): Host {
     output: () => vscode.window.createOutputChannel("vetted", { log: true }),
     registerCommand: (id, run) => vscode.commands.registerCommand(id, run),
     executeCommand: (id, ...args) => vscode.commands.executeCommand(id, ...args),
+    runEdit,
     info: (message) => void vscode.window.showInformationMessage(message),
     warn: (message) => void vscode.window.showWarningMessage(message),
     error: (message) => void vscode.window.showErrorMessage(message),
@@ -55,4 +59,31 @@ export function vscodeHost(): Host {
     },
     errorColor: () => new vscode.ThemeColor("statusBarItem.errorBackground"),
   };
+}
+
+/** How long to wait for the change event of an edit whose command has already returned. */
+const EDIT_EVENT_MS = 200;
+
+async function runEdit(id: string): Promise<Edited | undefined> {
+  const document = vscode.window.activeTextEditor?.document;
+  let end: number | undefined;
+  const listening = vscode.workspace.onDidChangeTextDocument((event) => {
+    const [change] = event.contentChanges;
+    if (event.document === document && change) {
+      end = change.rangeOffset + change.text.length;
+    }
+  });
+  try {
+    await vscode.commands.executeCommand(id);
+    // The renderer sends the change before the command's result, but do not rely on it.
+    for (let waited = 0; end === undefined && waited < EDIT_EVENT_MS; waited += 20) {
+      await new Promise((done) => setTimeout(done, 20));
+    }
+  } finally {
+    listening.dispose();
+  }
+  if (!document || end === undefined) {
+    return undefined;
+  }
+  return { uri: document.uri.toString(), text: document.getText(), end };
 }

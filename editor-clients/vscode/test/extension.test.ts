@@ -1,69 +1,27 @@
 // The compiled extension and the real vscode-languageclient against the real server
 // (`vetted serve` from the repository's .venv, a replay model), with `vscode` mocked.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-
-import { MockTextDocument } from "jest-mock-vscode/dist/vscode/TextDocument";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { LANGUAGES } from "../src/settings";
+import { activate, openDocument, suggest as ask, workFolder } from "./harness";
 import { installVSCodeMock } from "./vscode-mock";
 
 const fake = installVSCodeMock();
 const vscode = fake.vscode;
-const load = createRequire(__filename);
-const REPO = resolve(__dirname, "..", "..", "..");
-const VETTED = join(REPO, ".venv", "bin", "vetted");
-
-const work = mkdtempSync(join(tmpdir(), "vetted-vscode-"));
-const replay = join(work, "replay.jsonl");
-writeFileSync(replay, [
-  JSON.stringify({ text: "return a + b", logprob: -0.1 }),
-  JSON.stringify({ text: "return b + a", logprob: -0.9 }),
-].join("\n") + "\n");
-const source = join(work, "add.py");
-writeFileSync(source, "def add(a, b):\n    \n");
+const { work, replay } = workFolder(["return a + b", "return b + a"]);
 
 let extension: any;
 let controller: any;
 let document: any;
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((done) => setTimeout(done, 50));
-  }
-}
-
-async function suggest(at: any = document, line = 1, character = 4): Promise<string[]> {
-  const [provider] = fake.inlineProviders;
-  const token = new vscode.CancellationTokenSource().token;
-  const found = await provider.provideInlineCompletionItems(
-    at, new vscode.Position(line, character),
-    { triggerKind: 0, selectedCompletionInfo: undefined }, token,
-  );
-  const items = Array.isArray(found) ? found : found?.items ?? [];
-  return items.map((item: any) => String(item.insertText?.value ?? item.insertText));
+function suggest(at: any = document, line = 1, character = 4): Promise<string[]> {
+  return ask(fake, at, line, character);
 }
 
 describe("the extension against the real server", () => {
   beforeAll(async () => {
-    fake.settings.set("server.path", VETTED);
-    fake.settings.set("server.args", ["-v", "--log-file", join(work, "server.log")]);
-    fake.settings.set("model", `replay:${replay}`);
-    fake.settings.set("validators.mypy", false);
-    document = MockTextDocument.create(vscode.Uri.file(source), "def add(a, b):\n    \n",
-                                       "python");
-    vscode.workspace.textDocuments = [document];
-    extension = load(join(__dirname, "..", "out", "src", "extension.js"));
-    controller = await extension.activate({ subscriptions: [] });
-    await until(() => controller.state.server === "ready" || controller.state.server === "failed",
-                "the model");
+    document = openDocument(fake, work, "add.py", "def add(a, b):\n    \n");
+    ({ extension, controller } = await activate(fake, work, replay));
     expect(controller.state, JSON.stringify(fake.messages)).toMatchObject({ server: "ready" });
   });
 
@@ -95,14 +53,8 @@ describe("the extension against the real server", () => {
     ];
     const opened = [];
     for (const [name, text, languageId, column] of files) {
-      const path = join(work, name);
-      writeFileSync(path, text);
-      const other = MockTextDocument.create(vscode.Uri.file(path), text, languageId);
+      const other = openDocument(fake, work, name, text, languageId);
       opened.push(other);
-      vscode.workspace.textDocuments = [document, ...opened];
-      for (const listener of fake.listeners.get("workspace.onDidOpenTextDocument") ?? []) {
-        listener(other);
-      }
       const line = text.split("\n").findIndex((row) => row.trim() === "" && row !== "");
       expect(await suggest(other, line, column), languageId).toContain("return a + b");
     }

@@ -72,17 +72,19 @@ export function installVSCodeMock(): Fake {
                    machineId: "test", sessionId: "test", uriScheme: "vscode",
                    clipboard: { readText: async () => "", writeText: async () => {} },
                    openExternal: async () => true };
-  // Every event registration returns a disposable and keeps its listener.
+  // Every event registration keeps its listener until its disposable is disposed.
   for (const [space, api] of Object.entries(vscode)) {
     if (!api || typeof api !== "object") {
       continue;
     }
     for (const key of Object.keys(api)) {
       if (/^on(Did|Will)[A-Z]/.test(key)) {
-        api[key] = (listener: Listener) => {
+        api[key] = (listener: Listener, thisArg?: unknown) => {
           const name = `${space}.${key}`;
-          fake.listeners.set(name, [...(fake.listeners.get(name) ?? []), listener]);
-          return disposable();
+          const bound = listener.bind(thisArg);
+          fake.listeners.set(name, [...(fake.listeners.get(name) ?? []), bound]);
+          return { dispose: () => fake.listeners.set(
+            name, (fake.listeners.get(name) ?? []).filter((other) => other !== bound)) };
         };
       }
     }
