@@ -146,18 +146,21 @@ class CompletionService:
         tests_in_prompt: bool = True,
         tests_budget: float | None = None,
         tests_python: str = "",
+        remember: bool = True,
     ) -> CompletionResult | None:
-        """Run the pipeline; None when no model is ready yet."""
-        backend = self.backend
+        """Run the pipeline; None when no model is ready yet.
+
+        `remember=False` (a prefetch, which the user may never reach) leaves the type-through
+        memory and `last_result` as they are; `adopt` records such a result once it is used.
+        """
+        backend = self.backend_for(request)
         if backend is None or self.state is not ModelState.READY:
             return None
-        if request.trigger == "automatic" and self.automatic_backend is not None:
-            backend = self.automatic_backend
         pipeline = Pipeline(
             backend,
             FimTemplate(max_prompt_tokens=max_prompt_tokens),
             validators=validators,
-            typethrough=self.typethrough,
+            typethrough=self.typethrough if remember else None,
             tests_in_prompt=tests_in_prompt,
             test_files=self.test_files,
             tests_budget=tests_budget,
@@ -167,12 +170,36 @@ class CompletionService:
             self._active += 1
         try:
             result = pipeline.complete(request, cancel)
-            if not result.cancelled:
+            if not result.cancelled and remember:
                 self.last_result = result
             return result
         finally:
             with self._lock:
                 self._active -= 1
+
+    def backend_for(self, request: CompletionRequest) -> Backend | None:
+        """The backend that answers `request`: the automatic model for automatic ones."""
+        if request.trigger == "automatic" and self.automatic_backend is not None:
+            return self.automatic_backend
+        return self.backend
+
+    def adopt(self, result: CompletionResult) -> None:
+        """Make a result computed with `remember=False` the last one, as if just answered.
+
+        Its suggestions join the type-through memory, so typing into them answers from
+        memory as it does for any other answer.
+        """
+        self.last_result = result
+        backend = self.backend_for(result.request)
+        if backend is None or backend.tokenizer is None or result.prompt is None:
+            return
+        prompt = result.prompt
+        request = result.request
+        memory = self.typethrough
+        entry, _ = memory.start(request, Pipeline.memory_key(backend, request),
+                                lambda: prompt, threading.Event())
+        memory.show(entry, [c for c in result.items if c.end == request.offset])
+        memory.settle(entry)
 
 
 def enabled_validators(

@@ -97,6 +97,11 @@ class Pipeline:
         return [PromptFile(path, without_secrets(text)[0]) for path, text in found
                 if path not in shown]
 
+    @staticmethod
+    def memory_key(backend: Backend, request: CompletionRequest) -> str:
+        """Whose generations a type-through record holds: the backend and the adapter."""
+        return f"{backend.description}|{request.adapter}"
+
     def complete(
         self,
         request: CompletionRequest,
@@ -113,7 +118,7 @@ class Pipeline:
             prompt = self.build_prompt(request)
             return self._complete(request, prompt, context, cancel, on_text, None, clock)
         entry, continuation = memory.start(
-            request, f"{self.backend.description}|{request.adapter}",
+            request, self.memory_key(self.backend, request),
             lambda: self.build_prompt(request), cancel,
         )
         prompt = entry.prompt if continuation is None else None
@@ -151,7 +156,8 @@ class Pipeline:
         started_post = time.perf_counter()
         kept, discarded = postprocess(
             [
-                Candidate(g.text, g.text, context.offset, g.logprob, g.finish_reason)
+                Candidate(g.text, g.text, context.offset, g.logprob, g.finish_reason,
+                          tokens=g.tokens)
                 for g in generations
             ],
             context,

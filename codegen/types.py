@@ -89,6 +89,8 @@ class Candidate:
     """Names of the post-processing filters that changed this candidate."""
     votes: int = 1
     """How many sampled candidates came out as this same edit (merged into this one)."""
+    tokens: int = 0
+    """Generated tokens behind `raw` (0 when the backend does not count them)."""
 
     @property
     def passed(self) -> bool:

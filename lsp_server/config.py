@@ -111,6 +111,22 @@ class TrainingSettings:
     """Log shown and accepted suggestions locally (``~/.cache/vetted/completions/``)."""
 
 
+Eagerness = Literal["auto", "eager", "subtle"]
+
+
+@attrs.frozen
+class SuggestionSettings:
+    """When the server speaks: how eager it is, and what it prepares ahead."""
+
+    eagerness: Eagerness = "auto"
+    """"auto": learn from what you accept and reject in this workspace (quieter after
+    rejections, bolder after acceptances); "eager": show every vetted suggestion at once;
+    "subtle": only confident one-line suggestions, after a pause."""
+    prefetch: bool = True
+    """While a suggestion is shown and the model is idle, prepare the one that follows its
+    acceptance, so it appears the moment you accept."""
+
+
 @attrs.frozen
 class Settings:
     """What a client can configure (`initializationOptions`, `didChangeConfiguration`)."""
@@ -162,6 +178,8 @@ class Settings:
     """For ``openai:URL`` models: authentication, timeout, retries."""
     observability: ObservabilitySettings = ObservabilitySettings()
     """The local metrics/status/explain port and whether prompts are kept."""
+    suggestions: SuggestionSettings = SuggestionSettings()
+    """Eagerness (adaptive by default) and prefetching after an accept."""
     blocked_output: tuple[str, ...] = attrs.field(default=(), validator=_regexes)
     """Regular expressions (Python syntax): a suggestion matching one is never shown.
     Detected secrets (keys, tokens, password literals) are always blocked."""
@@ -224,14 +242,13 @@ def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings,
     data = _keys_to_snake(raw)
     errors: list[str] = []
     merged = _converter.unstructure(current)
+    sections = get_type_hints(Settings)
     for field in attrs.fields(Settings):
         if field.name not in data:
             continue
         candidate = dict(merged)
         value = data[field.name]
-        nested = ("validators", "runtime", "test_generation", "remote", "observability",
-                  "training")
-        if field.name in nested and isinstance(value, dict):
+        if _is_tree(sections.get(field.name)) and isinstance(value, dict):
             value = {**merged[field.name], **value}
         candidate[field.name] = value
         try:

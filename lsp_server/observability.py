@@ -60,6 +60,11 @@ class Metrics:
                                 ["check", "result"], registry=r)
         self.shown = Counter("vetted_shown", "Suggestions shown", registry=r)
         self.accepted = Counter("vetted_accepted", "Suggestions accepted", registry=r)
+        self.actions = Counter("vetted_suggestion_actions", "What became of the suggestions "
+                               "shown: accepted, partial, rejected, ignored", ["action"],
+                               registry=r)
+        self.score = Gauge("vetted_acceptance_score", "Recency-weighted acceptance score of "
+                           "the workspace (0-1), which sets the eagerness", registry=r)
         self.gpu_memory = Gauge("vetted_gpu_memory_bytes", "GPU memory allocated by torch",
                                 registry=r)
         self.gpu_memory.set_function(gpu_memory_allocated)

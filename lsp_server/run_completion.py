@@ -8,7 +8,8 @@ import os
 import posixpath
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlparse
 
 import attrs
@@ -17,12 +18,15 @@ from pygls.workspace import TextDocument
 
 from codegen.loaded_model import enabled_validators
 from codegen.runtime.model import ModelError
-from codegen.types import CompletionResult, ContextFile, Trigger
+from codegen.types import Candidate, CompletionRequest, CompletionResult, ContextFile, Trigger
 from lsp_server.convert import from_lsp_request
 from lsp_server.documents import document_of
+from lsp_server.eagerness import gate_reason
+from lsp_server.prefetch import answer
 from lsp_server.server import CompletionServer
 from prompts.index import family
 from prompts.languages import PLAIN, Language, language_for
+from validators import Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +117,26 @@ async def adapter_for(ls: CompletionServer, path: str) -> str:
     return adapter
 
 
+@dataclass(frozen=True)
+class Found:
+    """An answer at a position of a document, as the features turn it into items."""
+
+    document: TextDocument
+    offset: int
+    result: CompletionResult
+    seconds: float
+    """From the request's start to its answer."""
+
+
 async def complete_at(
     ls: CompletionServer, uri: str, position: types.Position, trigger: Trigger
-) -> tuple[TextDocument, int, CompletionResult] | None:
+) -> Found | None:
     """Complete at a position; None when completions are off or no model is ready.
 
-    The pipeline runs in a worker thread. When the client cancels, the awaiting task gets
-    `CancelledError`; setting `cancel` makes the model stop within one decode step.
+    A prefetched answer for exactly this text and position answers at once; otherwise the
+    model runs (`run_live`). What the user rejected here, or the eagerness level holds back,
+    is not shown (`held_back`). When the answer has suggestions and the model is idle, the
+    one that follows accepting the top suggestion is prefetched.
     """
     settings = ls.settings
     if settings.trigger == "off" or (settings.trigger == "invoked" and trigger == "automatic"):
@@ -138,11 +155,10 @@ async def complete_at(
                       adapter=adapter)
     switches = attrs.asdict(settings.validators)
     validators = enabled_validators(ls.service.validators, switches)
-    cancel = threading.Event()
-    started = time.perf_counter()
-    try:
-        result = await asyncio.to_thread(
-            ls.service.complete,
+
+    def run(request: CompletionRequest, cancel: threading.Event,
+            remember: bool = True) -> CompletionResult | None:
+        return ls.service.complete(
             request,
             cancel,
             max_prompt_tokens=settings.max_prompt_tokens,
@@ -150,10 +166,76 @@ async def complete_at(
             validators=validators,
             tests_budget=settings.validators.tests_budget,
             tests_python=settings.validators.tests_python,
+            remember=remember,
         )
+
+    started = time.perf_counter()
+    result = await prefetched(ls, uri, request)
+    if result is None:
+        result = await run_live(ls, request, trigger, run, started)
+        if result is None:
+            return None
+    result = held_back(ls, uri, result, trigger)
+    seconds = time.perf_counter() - started
+    outcome = "cancelled" if result.cancelled else "shown" if result.items else "suppressed"
+    ls.metrics.observe(result, outcome, seconds, trigger)
+    ls.recent_latencies.append(seconds)
+    logger.info(
+        "%d shown, %d discarded, %.0f ms generate (%s)",
+        len(result.items),
+        len(result.discarded),
+        result.timings.generate * 1000,
+        result.timings.source,
+    )
+    if (settings.suggestions.prefetch and result.items and ls.in_flight == 0
+            and ls.service.active_generations == 0):
+        ls.prefetcher.start(uri, request, result, settings,
+                            lambda r, c: run(r, c, remember=False))
+    return Found(document, request.offset, result, seconds)
+
+
+async def prefetched(
+    ls: CompletionServer, uri: str, request: CompletionRequest
+) -> CompletionResult | None:
+    """The prefetched answer to `request` (`lsp_server.prefetch`), adopted as the last one."""
+    pending = ls.prefetcher.claim(uri, request, ls.settings)
+    if pending is None:
+        return None
+    result = await answer(pending)
+    if result is None:
+        return None
+    ls.prefetcher.served += 1
+    # The answer was made for exactly this text; only its context may be older.
+    result = replace(result, request=replace(result.request, context_files=request.context_files),
+                     timings=replace(result.timings, source="prefetch"))
+    ls.service.adopt(result)
+    return result
+
+
+async def run_live(
+    ls: CompletionServer,
+    request: CompletionRequest,
+    trigger: Trigger,
+    run: Callable[[CompletionRequest, threading.Event], CompletionResult | None],
+    started: float,
+) -> CompletionResult | None:
+    """Run the model for `request`, after the gate's pause for an automatic one.
+
+    The pipeline runs in a worker thread. When the client cancels, the awaiting task gets
+    `CancelledError` (during the pause the model never starts); setting `cancel` makes the
+    model stop within one decode step.
+    """
+    uri_line = f"{request.path}:{request.text.count(chr(10), 0, request.offset)}"
+    cancel = threading.Event()
+    ls.in_flight += 1
+    try:
+        pause = ls.level().debounce if trigger == "automatic" else 0.0
+        if pause:
+            await asyncio.sleep(pause)
+        result = await asyncio.to_thread(run, request, cancel)
     except asyncio.CancelledError:
         cancel.set()
-        logger.info("request at %s:%s cancelled", uri, position.line)
+        logger.info("request at %s cancelled", uri_line)
         ls.metrics.observe(None, "cancelled", time.perf_counter() - started, trigger)
         raise
     except ModelError as exc:  # the model failed this request (an endpoint down, say)
@@ -161,17 +243,36 @@ async def complete_at(
         ls.notify_once(f"vetted: no suggestion: {exc}")
         ls.metrics.observe(None, "error", time.perf_counter() - started, trigger)
         return None
-    seconds = time.perf_counter() - started
+    finally:
+        ls.in_flight -= 1
     if result is None:
-        ls.metrics.observe(None, "not_ready", seconds, trigger)
-        return None
-    outcome = "cancelled" if result.cancelled else "shown" if result.items else "suppressed"
-    ls.metrics.observe(result, outcome, seconds, trigger)
-    ls.recent_latencies.append(seconds)
-    logger.info(
-        "%d shown, %d discarded, %.0f ms generate",
-        len(result.items),
-        len(result.discarded),
-        result.timings.generate * 1000,
-    )
-    return document, request.offset, result
+        ls.metrics.observe(None, "not_ready", time.perf_counter() - started, trigger)
+    return result
+
+
+def held_back(
+    ls: CompletionServer, uri: str, result: CompletionResult, trigger: Trigger
+) -> CompletionResult:
+    """`result` without what the user rejected here or the eagerness level holds back.
+
+    The level (`lsp_server.eagerness`) speaks for automatic requests only; what is held
+    back joins the discarded, with a verdict saying why.
+    """
+    request = result.request
+    level = ls.level() if trigger == "automatic" else None
+    shown: list[Candidate] = []
+    held: list[Candidate] = []
+    for candidate in result.items:
+        if ls.signals.is_rejected(uri, request.text, request.offset, candidate):
+            reason = "you rejected this suggestion here"
+        else:
+            reason = gate_reason(candidate, level) if level is not None else ""
+        if reason:
+            check = "rejected" if reason.startswith("you") else "eagerness"
+            verdict = Verdict(check, ok=False, reason=reason)
+            held.append(replace(candidate, verdicts=(*candidate.verdicts, verdict)))
+        else:
+            shown.append(candidate)
+    if not held:
+        return result
+    return replace(result, items=tuple(shown), discarded=(*result.discarded, *held))

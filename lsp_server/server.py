@@ -18,7 +18,10 @@ from codegen.types import CompletionResult
 from lsp_server.completion_log import CompletionLog
 from lsp_server.config import Settings
 from lsp_server.documents import as_line_workspace
+from lsp_server.eagerness import Level, level_for
 from lsp_server.observability import Endpoint, Metrics
+from lsp_server.prefetch import Prefetcher
+from lsp_server.signals import Signals
 from lsp_server.workspace_index import ServerIndex
 
 logger = logging.getLogger(__name__)
@@ -89,6 +92,32 @@ class CompletionServer(LanguageServer):
         """Makes item ids unique across server runs (the completion log outlives a run)."""
         self.recent_documents: dict[str, None] = {}
         """URIs of open documents, least recently opened or edited first."""
+        self.signals = Signals(on_action=lambda action: self.metrics.actions.labels(action).inc())
+        """What became of each suggestion shown; the workspace's score."""
+        self.metrics.score.set_function(self.signals.score)
+        self.prefetcher = Prefetcher()
+        """The suggestions that follow accepting the ones on screen."""
+        self.in_flight = 0
+        """Completion requests running on the model now (prefetches aside)."""
+
+    def level(self) -> Level:
+        """How eager automatic suggestions are now (`suggestions.eagerness`, the score)."""
+        return level_for(self.settings.suggestions.eagerness, self.signals.score())
+
+    def issue(self, uri: str, result: CompletionResult, ids: list[str], seconds: float) -> None:
+        """Open the signals record of an answer the user will see (what is logged: no code)."""
+        timings = result.timings
+        meta = {
+            "latencyMs": round(seconds * 1000, 1),
+            "model": self.service.description,
+            "promptTokens": timings.prompt_tokens,
+            "trigger": result.request.trigger,
+            "language": result.request.language,
+            "source": timings.source,
+            "alternatives": len(result.items),
+            "verdicts": [{v.check: v.ok for v in c.verdicts if v.ran} for c in result.items],
+        }
+        self.signals.issued(uri, result, ids, meta)
 
     def touch_document(self, uri: str) -> None:
         """Mark a document as the most recently used."""

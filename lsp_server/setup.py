@@ -19,6 +19,7 @@ from lsp_server.features import (
     explain,
     inline_completion,
     lifecycle,
+    signals,
     status,
     test_generation,
 )
@@ -38,6 +39,7 @@ def default_features() -> list[tuple[str, Feature]]:
         ("status", status.register),
         ("explain", explain.register),
         ("accept", accept.register),
+        ("signals", signals.register),
         ("code_action", code_action.register),
         ("test_generation", test_generation.register),
     ]

@@ -48,6 +48,17 @@ def replay_file(tmp_path: Path) -> Path:
     )
 
 
+@pytest.fixture(autouse=True)
+def own_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test (and every server it starts) learns in a state folder of its own.
+
+    The server keeps each workspace's suggestion signals under ``$XDG_STATE_HOME/vetted``:
+    shared, one test's rejections would make the next test's server quieter, and the tests
+    would write into the user's own.
+    """
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run end-to-end tests last, after the fast unit tests."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

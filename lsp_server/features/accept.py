@@ -3,7 +3,8 @@
 https://microsoft.github.io/language-server-protocol/specifications/lsp/3.18/specification/#workspace_executeCommand
 
 Inline items carry this command (LSP runs an item's command after inserting it), with the
-item's verdicts as its argument. The server counts acceptances for its status.
+item's verdicts and id as its argument. The server counts acceptances for its status and
+its signals (`lsp_server.signals`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def register(server: CompletionServer) -> None:
         ls.metrics.accepted.inc()
         item = arguments[0] if arguments else None
         item_id = getattr(item, "id", None) or (item.get("id") if isinstance(item, dict) else "")
+        if item_id:
+            ls.signals.accepted(str(item_id))
         if item_id and ls.settings.training.log_completions:
             ls.completion_log.accepted(ls.workspace.root_path or "", str(item_id))
         logger.info("suggestion accepted (%d so far)", ls.accepted)

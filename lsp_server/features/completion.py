@@ -28,8 +28,6 @@ def register(server: CompletionServer) -> None:
         )
         if found is None:
             return types.CompletionList(is_incomplete=True, items=[])
-        document, offset, result = found
-        items = [
-            to_lsp_completion_item(document, c, offset, i) for i, c in enumerate(result.items)
-        ]
+        items = [to_lsp_completion_item(found.document, c, found.offset, i)
+                 for i, c in enumerate(found.result.items)]
         return types.CompletionList(is_incomplete=True, items=items)

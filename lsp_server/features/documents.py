@@ -28,6 +28,7 @@ def register(server: CompletionServer) -> None:
         uri = params.text_document.uri
         ls.touch_document(uri)
         document = ls.workspace.get_text_document(uri)
+        ls.signals.changed(uri, document.source)
         # The index outlines what its extension tells (`prompts.index.indexable`); a file
         # larger than it indexes is not even handed over, each keystroke would copy it.
         if len(document.source) <= MAX_FILE_BYTES:
@@ -36,3 +37,4 @@ def register(server: CompletionServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: CompletionServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.recent_documents.pop(params.text_document.uri, None)
+        ls.signals.closed(params.text_document.uri)

@@ -28,9 +28,10 @@ def register(server: CompletionServer) -> None:
         )
         if found is None:
             return types.InlineCompletionList(items=[])
-        document, offset, result = found
+        result = found.result
         ids = ls.log_shown(result)
+        ls.issue(params.text_document.uri, result, ids, found.seconds)
         return types.InlineCompletionList(
-            items=[to_lsp_inline_item(document, c, offset, i) for c, i in zip(
+            items=[to_lsp_inline_item(found.document, c, found.offset, i) for c, i in zip(
                 result.items, ids, strict=True)]
         )

@@ -37,6 +37,7 @@ def register(server: CompletionServer) -> None:
     async def initialized(ls: CompletionServer, params: types.InitializedParams) -> None:
         encoding = ls.workspace.position_encoding or "utf-16"
         ls.position_encoding = getattr(encoding, "value", str(encoding))
+        ls.signals.root = ls.workspace.root_path or ""
         if ls.settings.workspace_index:
             ls.workspace_index.start(ls.workspace.root_path or "", lambda p: open_text(ls, p))
         configure_observability(ls)
@@ -44,6 +45,7 @@ def register(server: CompletionServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CompletionServer, params: None) -> None:
+        ls.prefetcher.drop_all()
         ls.workspace_index.stop()
         if ls.endpoint is not None:
             ls.endpoint.stop()
@@ -55,6 +57,8 @@ def register(server: CompletionServer) -> None:
     ) -> None:
         before = ls.settings
         apply_settings(ls, params.settings)
+        if ls.settings != before:
+            ls.prefetcher.drop_all()
         if ls.settings.observability != before.observability:
             configure_observability(ls)
         if ls.settings.workspace_index != before.workspace_index:

@@ -106,7 +106,8 @@ async def tiny_client(lsp_client: LanguageClient, request: pytest.FixtureRequest
     await start_session(
         lsp_client,
         request.param,
-        {"model": "random:tiny", "device": "cpu", "maxNewTokens": 2048, "temperature": 1.0},
+        {"model": "random:tiny", "device": "cpu", "maxNewTokens": 2048, "temperature": 1.0,
+         "suggestions": {"eagerness": "eager"}},
     )
     yield
     await lsp_client.shutdown_session()

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 
 SOURCE = "def add(a: int, b: int) -> int:\n    \n"
 OPTIONS = {"model": "random:tiny", "device": "cpu", "alternatives": 1, "temperature": 0.0,
-           "maxNewTokens": 16}
+           "maxNewTokens": 16, "suggestions": {"eagerness": "eager"}}
 
 
 @pytest.fixture(scope="module")

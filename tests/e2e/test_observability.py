@@ -59,6 +59,7 @@ async def client(lsp_client: LanguageClient, project: Path) -> Any:
             "model": "random:tiny", "device": "cpu", "maxNewTokens": 4, "alternatives": 1,
             "observability": {"port": port, "logPrompts": True},
             "validators": {"mypy": False, "tests": False},
+            "suggestions": {"eagerness": "eager"},  # the random model is never confident
         },
         root_uri=project.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=project.as_uri(), name="shop")],

@@ -28,6 +28,7 @@ async def sampling_client(lsp_client: LanguageClient, request: pytest.FixtureReq
         {
             "model": "random:tiny", "device": "cpu", "temperature": 1.0, "alternatives": 1,
             "maxNewTokens": 12, "validators": {"syntax": False, "mypy": False, "tests": False},
+            "suggestions": {"eagerness": "eager"},  # noise is never confident
         },
     )
     yield

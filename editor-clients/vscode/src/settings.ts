@@ -43,6 +43,8 @@ export const SERVER_SETTINGS = [
   "remote.retries",
   "observability.port",
   "observability.logPrompts",
+  "suggestions.eagerness",
+  "suggestions.prefetch",
   "blockedOutput",
 ] as const;
 
