@@ -9,12 +9,25 @@
 ---     filetypes = { "python", "typescript" }, -- complete only these (default: all of M.filetypes)
 ---   })
 ---
+--- Insert-mode keys (`keys`; the defaults are copilot.vim's). Each one does its own job when
+--- no suggestion is shown, except that the accept keys wait for the rest of a suggestion
+--- for up to a second after a partial accept:
+---   accept       <Tab>        accept the whole suggestion
+---   accept_word  <M-Right>    accept up to and including its next word
+---   accept_line  <M-C-Right>  accept up to and including its next newline
+---   next / prev  <M-]> <M-[>  show the next / previous alternative
+---   dismiss      <C-]>        hide the suggestion; the server does not offer it there again
+---   invoke       <M-\>        ask for a suggestion now
+--- After a partial accept the rest of the suggestion shows again (the server answers it from
+--- memory). The server hears what was shown, partly accepted and dismissed (suggestion.lua).
+---
 --- On Neovim 0.12+ suggestions are ghost text (`vim.lsp.inline_completion`); on older
 --- versions the plugin falls back to the completion menu (`textDocument/completion`).
 
 local M = {}
 
 local api = vim.api
+local suggestion = require("vetted.suggestion")
 
 --- Server name, as in `vim.lsp.config` and `:checkhealth vim.lsp`.
 M.name = "vetted"
@@ -52,8 +65,11 @@ M.defaults = {
   settings = {},
   keys = {
     accept = "<Tab>",
+    accept_word = "<M-Right>",
+    accept_line = "<M-C-Right>",
     next = "<M-]>",
     prev = "<M-[>",
+    dismiss = "<C-]>",
     invoke = "<M-\\>",
   },
 }
@@ -63,9 +79,6 @@ M.options = nil
 
 --- Whether suggestions are on (see `:Vetted toggle`).
 M.enabled = true
-
---- Extmark namespace the native client draws ghost text in.
-local GHOST_NS = api.nvim_create_namespace("nvim.lsp.inline_completion")
 
 --- LSP `InlineCompletionTriggerKind.Invoked`.
 local INVOKED = 1
@@ -96,7 +109,7 @@ end
 ---@param bufnr? integer
 ---@return boolean
 function M.visible(bufnr)
-  return #api.nvim_buf_get_extmarks(bufnr or 0, GHOST_NS, 0, -1, { limit = 1 }) > 0
+  return suggestion.visible(bufnr or 0)
 end
 
 --- Turn suggestions on or off in one buffer.
@@ -121,11 +134,40 @@ local function accept_or(fallback)
   if has_native() then
     if M.visible(0) and vim.lsp.inline_completion.get() then
       return ""
+    elseif suggestion.rest_pending(api.nvim_get_current_buf()) then
+      return "" -- the rest of a partly accepted suggestion is about to show
     end
   elseif vim.fn.pumvisible() == 1 then
     return "<C-y>"
   end
   return fallback
+end
+
+--- Accept the next word (`unit` "word") or line ("line") of the suggestion; returns the
+--- keys to feed (`fallback` when nothing is shown).
+---@param unit "word"|"line"
+---@param fallback string
+---@return string
+local function accept_part_or(unit, fallback)
+  if not has_native() then
+    return fallback
+  end
+  local bufnr = api.nvim_get_current_buf()
+  local stop_at = unit == "word" and suggestion.next_word or suggestion.next_line
+  if suggestion.accept_next(bufnr, stop_at) or suggestion.rest_pending(bufnr) then
+    return ""
+  end
+  return fallback
+end
+
+--- Dismiss the suggestion; returns the keys to feed (`fallback` when nothing is shown).
+---@param fallback string
+---@return string
+local function dismiss_or(fallback)
+  if has_native() then
+    return suggestion.dismiss(api.nvim_get_current_buf()) and "" or fallback
+  end
+  return vim.fn.pumvisible() == 1 and "<C-e>" or fallback
 end
 
 --- Show the next (`count` > 0) or previous (`count` < 0) alternative.
@@ -134,6 +176,7 @@ end
 function M.select(count)
   if has_native() then
     vim.lsp.inline_completion.select({ count = count })
+    suggestion.report_shown(api.nvim_get_current_buf())
     return ""
   end
   return count > 0 and "<C-n>" or "<C-p>"
@@ -160,9 +203,7 @@ function M.invoke(bufnr)
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   params.context = { triggerKind = INVOKED }
   client:request("textDocument/inlineCompletion", params, function(err, result, ctx)
-    local ok, capability = pcall(require, "vim.lsp._capability")
-    local completor = ok and capability.all.inline_completion
-      and capability.all.inline_completion.active[bufnr]
+    local completor = suggestion.completor(bufnr)
     if completor and completor.client_state[ctx.client_id] then
       completor:handler(err, result, ctx)
     elseif err then
@@ -268,6 +309,15 @@ local function map_keys(bufnr)
   map(keys.accept, function()
     return accept_or(keys.accept)
   end, "accept suggestion")
+  map(keys.accept_word, function()
+    return accept_part_or("word", keys.accept_word)
+  end, "accept next word of suggestion")
+  map(keys.accept_line, function()
+    return accept_part_or("line", keys.accept_line)
+  end, "accept next line of suggestion")
+  map(keys.dismiss, function()
+    return dismiss_or(keys.dismiss)
+  end, "dismiss suggestion")
   map(keys.next, function()
     return M.select(1)
   end, "next alternative")
@@ -316,13 +366,37 @@ function M.setup(opts)
   })
   vim.lsp.enable(M.name)
 
+  local group = api.nvim_create_augroup("vetted", { clear = true })
   api.nvim_create_autocmd("LspAttach", {
-    group = api.nvim_create_augroup("vetted", { clear = true }),
+    group = group,
     callback = function(args)
       local client = vim.lsp.get_client_by_id(args.data.client_id)
       if client and client.name == M.name then
         enable_buffer(args.buf, M.enabled)
         map_keys(args.buf)
+      end
+    end,
+  })
+  api.nvim_create_autocmd("LspDetach", {
+    group = group,
+    callback = function(args)
+      suggestion.forget(args.buf)
+    end,
+  })
+  -- An answer is drawn by the native handler, which runs after this autocmd: report the
+  -- item on screen once that has happened.
+  api.nvim_create_autocmd("LspRequest", {
+    group = group,
+    callback = function(args)
+      local request = args.data.request
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if request.type == "complete" and request.method == "textDocument/inlineCompletion"
+        and client and client.name == M.name and has_native() then
+        vim.schedule(function()
+          if api.nvim_buf_is_valid(request.bufnr) then
+            suggestion.report_shown(request.bufnr)
+          end
+        end)
       end
     end,
   })
