@@ -22,6 +22,7 @@ from codegen.types import Candidate, CompletionRequest, CompletionResult, Contex
 from lsp_server.convert import from_lsp_request
 from lsp_server.documents import document_of
 from lsp_server.eagerness import gate_reason
+from lsp_server.edit_history import recent_edits
 from lsp_server.prefetch import answer
 from lsp_server.server import CompletionServer
 from prompts.index import family
@@ -149,6 +150,7 @@ async def complete_at(
     indexed = ls.workspace_index.context(request.path, request.text, request.offset, language)
     seen = {f.path for f in indexed}
     context = (*[f for f in context if f.path not in seen], *indexed)
+    context = (*context, *recent_edits(ls, uri, position.line, language))  # last: nearest the file
     root = ls.workspace.root_path or ""
     adapter = await adapter_for(ls, document.path)
     request = replace(request, context_files=context, repo_name=repo_name(ls), root=root,
