@@ -112,6 +112,13 @@ def told(result: dict[str, Any]) -> list[Told]:
     return out
 
 
+def counts(status: dict[str, Any]) -> dict[str, int]:
+    """The server's record of what became of the suggestions (`vetted/status` signals)."""
+    signals = status["signals"]
+    return {k: signals[k] for k in ("shown", "accepted", "partiallyAccepted", "rejected",
+                                    "ignored")}
+
+
 def test_alt_brackets_cycle_the_alternatives_and_tab_accepts_the_one_shown(
     tmp_path: Path,
 ) -> None:
@@ -140,6 +147,9 @@ def test_alt_brackets_cycle_the_alternatives_and_tab_accepts_the_one_shown(
     item = result["sent"][0]["params"]["item"]
     assert {"insertText", "range", "command"} <= set(item), item
     assert result["status"]["after"]["accepted"] == 1, result["status"]
+    assert counts(result["status"]["after"]) == {
+        "shown": 1, "accepted": 1, "partiallyAccepted": 0, "rejected": 0, "ignored": 0
+    }, result["status"]
     status = [m for m in result["notified"] if m.startswith("vetted: ready")]
     assert status == [f"vetted: ready, model replay:{tmp_path / 'replay.jsonl'}"], result
     assert "invalid settings" not in result["messages"], result["messages"]
@@ -202,10 +212,10 @@ WHOLE = "total" + REST
 def test_alt_right_accepts_a_word_and_alt_ctrl_right_a_line_the_rest_showing_between(
     tmp_path: Path,
 ) -> None:
+    steps = pressing(("A", "shown"), ("<M-Right>", "word"), ("<M-C-Right>", "line"))
+    steps += [{"keys": "x"}, {"status": "typed on"}]
     result = run_driver(
-        tmp_path,
-        pressing(("A", "shown"), ("<M-Right>", "word"), ("<M-C-Right>", "line")),
-        [{"text": REST, "logprob": -0.05}, {"text": WHOLE, "logprob": -0.1}],
+        tmp_path, steps, [{"text": REST, "logprob": -0.05}, {"text": WHOLE, "logprob": -0.1}]
     )
     snaps = result["snaps"]
     assert snaps["shown"]["ghost"] == WHOLE, result
@@ -224,6 +234,11 @@ def test_alt_right_accepts_a_word_and_alt_ctrl_right_a_line_the_rest_showing_bet
         (SHOW, 2, REST, None),
         (PARTIAL, 2, REST, len(" = a + b\n")),
     ]
+    # For the server the rest continues the first answer: one suggestion, partly accepted
+    # (the record ends once the user types something else).
+    assert counts(result["status"]["typed on"]) == {
+        "shown": 1, "accepted": 0, "partiallyAccepted": 1, "rejected": 0, "ignored": 0
+    }, result["status"]
 
 
 def test_accepted_length_counts_utf16_units(tmp_path: Path) -> None:
@@ -283,15 +298,17 @@ def test_partial_accept_honors_the_range_over_auto_closed_brackets(
 
 
 def test_ctrl_bracket_dismisses_the_suggestion(tmp_path: Path) -> None:
-    result = run_driver(
-        tmp_path, pressing(("A", "shown"), ("<C-]>", "dismissed"), ("<C-]>", "again"))
-    )
+    steps = pressing(("A", "shown"), ("<C-]>", "dismissed"), ("<C-]>", "again"))
+    result = run_driver(tmp_path, [*steps, {"status": "after"}])
     snaps = result["snaps"]
     assert snaps["shown"]["ghost"] == "return a + b", result
     assert snaps["dismissed"]["ghost"] is None, result
     # With nothing shown the key is Neovim's own again: no second notification, still typing.
     assert (snaps["again"]["mode"], snaps["again"]["lines"]) == ("i", SOURCE[:-1]), result
     assert told(result) == [(SHOW, 1, "return a + b", None), (DISMISS, 1, "return a + b", None)]
+    assert counts(result["status"]["after"]) == {
+        "shown": 1, "accepted": 0, "partiallyAccepted": 0, "rejected": 1, "ignored": 0
+    }, result["status"]
 
 
 TESTED = "def add(a, b):\n    if a < 0:\n        return 0\n    return a + b\n"
