@@ -117,5 +117,15 @@ describe("suggestion signals against the real server", () => {
     expect(builtIns.at(-1)).toBe("hide");
     const shown = notifications(SHOWN).at(-1);
     expect(notifications(DISMISSED)).toEqual([{ item: shown.item }]);
+    // The server heard it: that suggestion is not offered at that place again.
+    expect(await suggest(fake, document, 2, 0)).not.toContain(shown.item.insertText);
+  });
+  it("the server counted the partly accepted suggestion", async () => {
+    const status: any = await controller.client.sendRequest("vetted/status", {});
+    // The answer at the new cursor continues the partly accepted one, so the dismissal ends
+    // that suggestion as partly accepted rather than rejected (lsp_server/signals.py); the
+    // answer after the dismissal is a second one, still open.
+    expect(status.signals).toMatchObject(
+      { shown: 2, accepted: 0, partiallyAccepted: 1, rejected: 0, ignored: 0 });
   });
 });
