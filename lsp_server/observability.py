@@ -5,8 +5,9 @@ With `observability.port` set, the server listens on 127.0.0.1 only:
 * ``/metrics``: Prometheus text format (prometheus-client): requests by outcome
   (``shown``, ``suppressed`` with the reason, ``cancelled``, ``error``, ``not_ready``),
   latency per stage and per request, tokens generated, prefix-cache and type-through hits,
-  validator verdicts, GPU memory in use, out-of-memory count, and shown/accepted counts
-  (the acceptance rate is their ratio);
+  validator verdicts, GPU memory in use, out-of-memory count, shown/accepted counts
+  (the acceptance rate is their ratio), what became of the suggestions shown (accepted,
+  partial, rejected, ignored) and the workspace's acceptance score;
 * ``/status``: what `vetted/status` answers;
 * ``/explain``: the last request: its prompt (only with `observability.logPrompts`), tokens
   per section, latency split, every candidate with its verdicts and why it was dropped.
