@@ -71,6 +71,7 @@ from codegen.runtime.engine import Engine
 from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest, ContextFile, Generation
 from lsp_server.config import Settings
+from lsp_server.eagerness import LEVELS, gate_reason
 from prompts.templates import FimTemplate, Tokenizer
 from validators import DEFAULT_VALIDATORS, close_validators, create_validators
 
@@ -152,6 +153,8 @@ class Record:
     raw_multiline: bool
     reference_passed: bool
     notes: list[str] = field(default_factory=list)
+    held_back: dict[str, str] = field(default_factory=dict)
+    """Why each automatic eagerness level would hold the shown item back ("" = shown)."""
 
 
 def normalize(program: str) -> list[str]:
@@ -282,6 +285,8 @@ def run_case(
         raw_multiline=len([ln for ln in generation.text.split("\n") if ln.strip()]) > 1,
         reference_passed=run_tests(case.prompt + case.canonical + case.suffix, case),
         notes=notes,
+        held_back={} if item is None else {
+            name: gate_reason(item, level) for name, level in LEVELS.items()},
     )
 
 
@@ -361,6 +366,11 @@ def summary(records: Sequence[Record]) -> str:
         f"raw passes lost by the pipeline: {lost}; vetted passes where raw failed: {gained}",
         "median stage ms: " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()),
         f"mean prompt tokens: {statistics.mean(r.prompt_tokens for r in records):.0f}",
+        "as automatic suggestions (lsp_server.eagerness): " + "; ".join(
+            f"{name}: shown {sum(not r.held_back[name] for r in shown)}, passing "
+            f"{sum(r.vetted.passed and not r.held_back[name] for r in shown)}, passing held "
+            f"back {sum(r.vetted.passed and bool(r.held_back[name]) for r in shown)}"
+            for name in LEVELS),
     ]
     return "\n".join(lines)
 

@@ -3,7 +3,8 @@
 With `training.logCompletions` on, each shown inline suggestion is appended (its file's
 workspace path, the text around the cursor, the suggestion) to
 ``<cache>/completions/<workspace hash>.jsonl``, and so is each acceptance (the
-`vetted.accepted` command names the item). Nothing leaves the machine; `vetted train data
+`vetted.accepted` command names the item) and what became of the others (partly accepted,
+rejected, ignored: `lsp_server.signals`). Nothing leaves the machine; `vetted train data
 REPO --completions FILE` turns the accepted ones into training examples.
 """
 
@@ -44,6 +45,10 @@ class CompletionLog:
     def accepted(self, root: str, item_id: str) -> None:
         """The user accepted a suggestion."""
         self._write(root, {"event": "accepted", "id": item_id})
+
+    def ended(self, root: str, item_id: str, action: str, fraction: float) -> None:
+        """What became of a suggestion: accepted, partial (`fraction` taken), rejected, ignored."""
+        self._write(root, {"event": action, "id": item_id, "fraction": round(fraction, 3)})
 
     def _write(self, root: str, event: dict[str, Any]) -> None:
         path = log_path(root)

@@ -64,6 +64,9 @@ class Metrics:
         self.actions = Counter("vetted_suggestion_actions", "What became of the suggestions "
                                "shown: accepted, partial, rejected, ignored", ["action"],
                                registry=r)
+        self.acceptance = Gauge("vetted_acceptance_rate", "Suggestions accepted whole or in "
+                                "part, of those whose fate is known (this server run)",
+                                registry=r)
         self.score = Gauge("vetted_acceptance_score", "Recency-weighted acceptance score of "
                            "the workspace (0-1), which sets the eagerness", registry=r)
         self.gpu_memory = Gauge("vetted_gpu_memory_bytes", "GPU memory allocated by torch",

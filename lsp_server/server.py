@@ -18,7 +18,7 @@ from codegen.types import CompletionResult
 from lsp_server.completion_log import CompletionLog
 from lsp_server.config import Settings
 from lsp_server.documents import as_line_workspace
-from lsp_server.eagerness import Level, level_for
+from lsp_server.eagerness import Action, Level, level_for
 from lsp_server.observability import Endpoint, Metrics
 from lsp_server.prefetch import Prefetcher
 from lsp_server.signals import Signals
@@ -92,13 +92,21 @@ class CompletionServer(LanguageServer):
         """Makes item ids unique across server runs (the completion log outlives a run)."""
         self.recent_documents: dict[str, None] = {}
         """URIs of open documents, least recently opened or edited first."""
-        self.signals = Signals(on_action=lambda action: self.metrics.actions.labels(action).inc())
+        self.signals = Signals(on_action=self._ended)
         """What became of each suggestion shown; the workspace's score."""
         self.metrics.score.set_function(self.signals.score)
+        self.metrics.acceptance.set_function(
+            lambda: self.signals.summary()["acceptanceRate"] or 0.0)
         self.prefetcher = Prefetcher()
         """The suggestions that follow accepting the ones on screen."""
         self.in_flight = 0
         """Completion requests running on the model now (prefetches aside)."""
+
+    def _ended(self, action: Action, item_id: str, fraction: float) -> None:
+        """A suggestion's fate is known: count it, and log it with its code when asked to."""
+        self.metrics.actions.labels(action).inc()
+        if self.settings.training.log_completions:
+            self.completion_log.ended(self.workspace.root_path or "", item_id, action, fraction)
 
     def level(self) -> Level:
         """How eager automatic suggestions are now (`suggestions.eagerness`, the score)."""

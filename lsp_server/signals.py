@@ -133,8 +133,8 @@ class Workspace:
 class Signals:
     """Open records per document, counts, scores per workspace, rejected places."""
 
-    def __init__(self, on_action: Callable[[Action], None] | None = None) -> None:
-        """`on_action` hears each ended record (for metrics)."""
+    def __init__(self, on_action: Callable[[Action, str, float], None] | None = None) -> None:
+        """`on_action(action, item id, fraction taken)` hears each ended record."""
         self._lock = threading.Lock()
         self._open: dict[str, Record] = {}
         self._ended: OrderedDict[str, Record] = OrderedDict()
@@ -311,7 +311,7 @@ class Signals:
             self._ended.popitem(last=False)
         self._log(record)
         if self.on_action is not None:
-            self.on_action(action)
+            self.on_action(action, record.ids[record.shown], record.fraction)
 
     def _amend(self, record: Record, action: Action, fraction: float) -> None:
         """Change an ended record's action (its value is replaced if still the latest)."""

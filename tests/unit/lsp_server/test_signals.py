@@ -152,3 +152,16 @@ def test_a_damaged_log_is_read_around(signals: Signals) -> None:
     path.parent.mkdir(parents=True)
     path.write_text('{"value": 1.0}\nnot json\n{"value": "x"}\n{"value": 7}\n')
     assert signals.score() > PRIOR  # the one good line counted, the rest skipped
+
+
+def test_each_end_is_reported_with_the_alternative_and_the_share_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    heard: list[tuple[str, str, float]] = []
+    signals = Signals(on_action=lambda *event: heard.append(event))
+    answer(signals, ["1", "2"], ["return a + b", "return b + a"])
+    signals.shown("2")
+    signals.partially_accepted("2", 6)
+    signals.changed(URI, "# elsewhere\n" + BEFORE + "return" + AFTER)
+    [(action, item_id, fraction)] = heard
+    assert (action, item_id, fraction) == ("partial", "2", 0.5)  # "return" of "return b + a"
