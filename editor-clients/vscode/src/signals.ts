@@ -125,16 +125,20 @@ export class Signals {
   /**
    * A built-in partial accept changed the document: find the item whose insertText starts
    * with what now stands between its start and the end of the edit, and report that length
-   * (UTF-16 code units, cumulative). Returns it, or undefined when no item matches.
+   * (UTF-16 code units, cumulative for that item). Returns it, or undefined when no item
+   * matches.
    */
   partiallyAccepted(edited: Edited): number | undefined {
+    // The item on screen first: after an accept VS Code asks again and shows the server's
+    // answer for the rest (which the server counts as the same suggestion going on); the
+    // item a previous partial accept took from while no new answer has come.
     const candidates: Placed[] = [];
-    if (this.accepting?.uri === edited.uri) {
-      candidates.push(this.accepting.placed);
-    }
     const shown = this.shownPlaced(edited.uri);
     if (shown) {
       candidates.push(shown);
+    }
+    if (this.accepting?.uri === edited.uri) {
+      candidates.push(this.accepting.placed);
     }
     if (this.listed?.uri === edited.uri) {
       candidates.push(...this.listed.placed);

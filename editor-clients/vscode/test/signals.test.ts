@@ -49,18 +49,36 @@ describe("signals", () => {
     expect(sent.at(-1)?.[1].item.insertText).toBe("x");
   });
 
-  it("measures a partial accept from the item's start, cumulatively, through a new answer", () => {
+  it("measures a partial accept from the item's start, cumulatively for the item shown", () => {
     signals.received(URI, [FIRST, SECOND], [19, 19]);
     const word = HEAD + "    total\n";
     expect(signals.partiallyAccepted({ uri: URI, text: word, end: 24 })).toBe(5);
-    // VS Code asks again at the new cursor; the server answers the rest.
-    signals.received(URI, [item(" = a + b\n    return total", "5")], [24]);
     const line = HEAD + "    total = a + b\n\n";
     expect(signals.partiallyAccepted({ uri: URI, text: line, end: 33 })).toBe(14);
     expect(sent.filter(([method]) => method === PARTIALLY_ACCEPTED)).toEqual([
       [PARTIALLY_ACCEPTED, { item: FIRST, acceptedLength: 5 }],
       [PARTIALLY_ACCEPTED, { item: FIRST, acceptedLength: 14 }],
     ]);
+  });
+
+  it("measures from the server's answer for the rest once VS Code shows it", () => {
+    signals.received(URI, [FIRST, SECOND], [19, 19]);
+    signals.partiallyAccepted({ uri: URI, text: HEAD + "    total\n", end: 24 });
+    // VS Code asks again at the new cursor; the server answers the rest.
+    const rest = item(" = a + b\n    return total", "5");
+    signals.received(URI, [rest], [24]);
+    const line = HEAD + "    total = a + b\n\n";
+    expect(signals.partiallyAccepted({ uri: URI, text: line, end: 33 })).toBe(9);
+    expect(sent.at(-1)).toEqual([PARTIALLY_ACCEPTED, { item: rest, acceptedLength: 9 }]);
+  });
+
+  it("goes on with the item a partial accept took from when the new answer does not fit", () => {
+    signals.received(URI, [FIRST, SECOND], [19, 19]);
+    signals.partiallyAccepted({ uri: URI, text: HEAD + "    total\n", end: 24 });
+    signals.received(URI, [item("print(a)", "6")], [24]);
+    const line = HEAD + "    total = a + b\n\n";
+    expect(signals.partiallyAccepted({ uri: URI, text: line, end: 33 })).toBe(14);
+    expect(sent.at(-1)).toEqual([PARTIALLY_ACCEPTED, { item: FIRST, acceptedLength: 14 }]);
   });
 
   it("counts text the item's range replaces before the cursor as accepted", () => {
