@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv/ in the repository root and install vetted into it.
 #   bash scripts/setup.sh         the server and command line
-#   bash scripts/setup.sh --dev   plus test tools (pytest, pytest-lsp, ruff, mypy, headless Neovim)
+#   bash scripts/setup.sh --dev   plus test tools (pytest, pytest-lsp, ruff, mypy, headless Neovim,
+#                                 the VS Code extension's tools and its browser suite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,8 @@ if ! command -v npm >/dev/null; then
 elif [ "${1:-}" = "--dev" ]; then
     # The VS Code extension's build and test tools, exactly as the lock file pins them.
     (cd editor-clients/vscode && npm ci --no-audit --no-fund --loglevel=error)
+    # Its browser suite: Chromium, Node 24 and code-server (installed once, then reused).
+    bash editor-clients/vscode/e2e/setup.sh
 fi
 # The sandbox that runs candidate code needs bubblewrap; without it the sandbox reports
 # itself unavailable and runs nothing.
