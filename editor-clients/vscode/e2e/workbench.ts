@@ -26,6 +26,11 @@ export interface Options {
   settings?: Record<string, unknown>;
 }
 
+/** A pattern matching `text` and nothing more. */
+function exactly(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+}
+
 let browser: Browser | undefined;
 
 async function launched(): Promise<Browser> {
@@ -101,15 +106,19 @@ export class Window {
     return path;
   }
 
-  /** Quick Open (Ctrl+P) the file and wait for its editor. */
+  /** Quick Open (Ctrl+P) the file, choose its row (not a recent one) and wait for its editor. */
   async openFile(path: string): Promise<void> {
+    const parts = path.split("/");
+    const name = parts.pop() ?? path;
     await this.page.keyboard.press("Control+P");
     const input = this.page.locator(".quick-input-widget input");
     await input.waitFor();
     await input.fill(path);
-    await this.page.locator(".quick-input-list .monaco-list-row").first().waitFor();
-    await this.page.keyboard.press("Enter");
-    const name = path.split("/").at(-1) ?? path;
+    const row = this.page.locator(".quick-input-list .monaco-list-row")
+      .filter({ has: this.page.locator(".label-name", { hasText: exactly(name) }) })
+      .filter({ hasText: parts.join("/") })
+      .first();
+    await row.click();
     await this.page.locator(`.tab.active[data-resource-name="${name}"]`).waitFor();
     await this.editor.locator(".view-lines").waitFor();
     await this.editor.locator(".view-lines").click();
@@ -128,9 +137,9 @@ export class Window {
     await this.page.keyboard.press("F1");
     const input = this.page.locator(".quick-input-widget input");
     await input.fill(`>${title}`);
-    await this.page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first()
-      .waitFor();
-    await this.page.keyboard.press("Enter");
+    await this.page.locator(".quick-input-list .monaco-list-row")
+      .filter({ has: this.page.locator(".label-name", { hasText: exactly(title) }) }).first()
+      .click();
   }
 
   get editor(): Locator {
