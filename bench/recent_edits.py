@@ -23,9 +23,11 @@ Each case is completed three times through the product's `Pipeline` (greedy, sta
 validators as `bench.fim_languages`), with the prompt's other files: none (the file-level
 format, as for a lone Python file); a neutral README (`bench.fim.NEUTRAL`: the repository
 format, nothing to learn from); the recent edits as `RECENT_EDITS_PATH`, nearest the file.
-Scores: the first line of the vetted top suggestion, and of the model's raw output (a plain
-client's peer, `bench.fim.first_line`), equal to the retyped line with whitespace runs
-collapsed; the completed program parses (`ast`).
+Scores, of the first line of the vetted top suggestion and of the model's raw output (a
+plain client's peer, `bench.fim.first_line`): exact, the line at the cursor equals the
+retyped line with whitespace runs collapsed; edit similarity, difflib's ratio of the two
+(0 when nothing is shown); parses, the completed program does (`ast`). ``--report`` prints
+the table of an earlier run's records again.
 """
 
 from __future__ import annotations
@@ -309,19 +311,46 @@ def run_case(pipeline: Pipeline, recorder: RecordingBackend, case: Case, conditi
     )
 
 
+def similarity(expected: str, line: str | None) -> float:
+    """Edit similarity of a shown first line to the retyped one (0 when nothing is shown)."""
+    if line is None or not line.strip():
+        return 0.0
+    return difflib.SequenceMatcher(None, normalized(expected), normalized(line)).ratio()
+
+
+def shown_lines(record: Record) -> dict[str, str | None]:
+    """The first line each output shows at the cursor."""
+    vetted = None if record.vetted_insert is None else record.vetted_insert.split("\n")[0]
+    return {"first_line": first_line(record.raw_text), "vetted": vetted}
+
+
 def markdown_table(records: Sequence[Record]) -> str:
-    """Per condition, the first line and vetted: shown, exact and parses."""
-    lines = ["| other files in the prompt | output | shown % | exact first line % | parses % |",
-             "|---|---|---|---|---|"]
+    """Per condition, the first line and vetted: shown, exact, similarity and parses."""
+    lines = ["| other files in the prompt | output | shown % | exact first line % | "
+             "edit similarity % | parses % |",
+             "|---|---|---|---|---|---|"]
     for condition in CONDITIONS:
         group = [r for r in records if r.condition == condition]
-        for name, scores in (("model's first line", [r.first_line for r in group]),
-                             ("vetted", [r.vetted for r in group])):
+        for peer, name in (("first_line", "model's first line"), ("vetted", "vetted")):
+            scores: list[Score] = [getattr(r, peer) for r in group]
+            similar = [similarity(r.expected, shown_lines(r)[peer]) for r in group]
             lines.append(
                 f"| {CONDITION_NAMES[condition]} | {name} | {share([s.shown for s in scores])} | "
-                f"{share([s.exact for s in scores])} | {share([s.parses for s in scores])} |"
+                f"{share([s.exact for s in scores])} | "
+                f"{100 * sum(similar) / max(1, len(similar)):.1f} | "
+                f"{share([s.parses for s in scores])} |"
             )
     return "\n".join(lines)
+
+
+def load_records(path: Path) -> list[Record]:
+    """The records of an earlier run (its ``--out``)."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        row["first_line"], row["vetted"] = Score(**row["first_line"]), Score(**row["vetted"])
+        records.append(Record(**row))
+    return records
 
 
 def summary(records: Sequence[Record]) -> str:
@@ -362,12 +391,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         "(the editor's default is 1536; a CPU run keeps prompts short)")
     parser.add_argument("--out", type=Path,
                         default=REPO_ROOT / "bench" / "out" / "recent_edits.jsonl")
+    parser.add_argument("--report", type=Path,
+                        help="print the table and summary of an earlier run's --out; run nothing")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the cases, run each under every condition, print the table and a summary."""
     args = parse_args(argv)
+    if args.report is not None:
+        report = load_records(args.report)
+        print(f"{markdown_table(report)}\n\n{summary(report)}")
+        return 0
     commit = git(args.repo, "rev-parse", args.rev).strip()
     cases = build_cases(args.repo, commit, args.cases, args.max_prompt_tokens)
     if not cases:

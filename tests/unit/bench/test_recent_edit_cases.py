@@ -1,13 +1,24 @@
-"""How the recent-edits benchmark turns a repository's history into cases (`bench.recent_edits`)."""
+"""The recent-edits benchmark: cases from a history, and their scores (`bench.recent_edits`)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from bench.recent_edits import build_cases, file_edits, retypable_rows
+from bench.recent_edits import (
+    Record,
+    Score,
+    build_cases,
+    file_edits,
+    load_records,
+    retypable_rows,
+    shown_lines,
+    similarity,
+)
 
 SHOP = '''\
 """Prices of a shop."""
@@ -131,3 +142,27 @@ def test_changes_three_lines_apart_are_two_hunks() -> None:
     assert [e.added for e in file_edits(old, new)] == [(0,), (4,)]
     closer = ["A\n", "b\n", "c\n", "D\n", "e\n", "f\n"]
     assert [e.added for e in file_edits(old, closer)] == [(0, 3)]
+
+
+def test_a_run_s_records_read_back_for_a_report(tmp_path: Path) -> None:
+    record = Record("abc:shop.py:5", "edits", "return net * rate", "\nreturn net\n  x",
+                    "return net * rate\n", Score(True, False, True), Score(True, True, True),
+                    612, 180, False)
+    out = tmp_path / "run.jsonl"
+    out.write_text(json.dumps(asdict(record)) + "\n", encoding="utf-8")
+    assert load_records(out) == [record]
+    # The first line a plain client shows skips the leading newline; vetted's is its own.
+    assert shown_lines(record) == {"first_line": "return net", "vetted": "return net * rate"}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("return  net *  rate", 1.0),  # whitespace runs do not count
+        ("return net", 20 / 27),  # 2 × 10 matching characters of 10 + 17
+        (None, 0.0),  # nothing shown
+        ("   ", 0.0),  # a blank line is nothing shown
+    ],
+)
+def test_similarity(line: str | None, expected: float) -> None:
+    assert similarity("return net * rate", line) == pytest.approx(expected)
