@@ -26,7 +26,10 @@ elif [ "${1:-}" = "--dev" ]; then
     # The VS Code extension's build and test tools, exactly as the lock file pins them.
     (cd editor-clients/vscode && npm ci --no-audit --no-fund --loglevel=error)
     # Its browser suite: Chromium, Node 24 and code-server (installed once, then reused).
-    bash editor-clients/vscode/e2e/setup.sh
+    if ! bash editor-clients/vscode/e2e/setup.sh; then
+        echo "note: the browser suite could not be set up (see above); scripts/check.sh" \
+            "fails on it unless VETTED_SKIP_BROWSER_SUITE=1" >&2
+    fi
 fi
 # The sandbox that runs candidate code needs bubblewrap; without it the sandbox reports
 # itself unavailable and runs nothing.
