@@ -174,6 +174,11 @@ class Settings:
     workspace_index: bool = True
     """Index the workspace's Python files (read at startup) so the prompt shows the
     definitions the code near the cursor uses and the files it imports."""
+    recent_edits: bool = False
+    """Show the model the last edits of open documents of the file's language family, as a
+    diff section nearest the file (a quarter of the prompt at most; the edit being typed at
+    the cursor and lines holding a secret left out). Off by default: on this project's own
+    history it gained nothing with the 0.5B model (bench/RESULTS.md)."""
     remote: RemoteSettings = RemoteSettings()
     """For ``openai:URL`` models: authentication, timeout, retries."""
     observability: ObservabilitySettings = ObservabilitySettings()

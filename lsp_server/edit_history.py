@@ -2,12 +2,10 @@
 
 `features/documents.py` tells the recorder every version of every open document;
 `run_completion.complete_at` asks `recent_edits` for the section nearest the current file.
-The recorder hangs off the server it belongs to (weakly: it goes with the server).
+The recorder is the server's `edits`; the section is only made with `recentEdits` on.
 """
 
 from __future__ import annotations
-
-import weakref
 
 from codegen.types import ContextFile
 from lsp_server.server import CompletionServer
@@ -15,17 +13,10 @@ from prompts.index import family
 from prompts.languages import PLAIN, Language
 from prompts.recent_edits import RECENT_EDITS_PATH, EditRecorder, budget_chars, render_edits
 
-_RECORDERS: weakref.WeakKeyDictionary[CompletionServer, EditRecorder] = (
-    weakref.WeakKeyDictionary()
-)
-
 
 def recorder_of(ls: CompletionServer) -> EditRecorder:
-    """The server's recorder of document versions, made on first use."""
-    recorder = _RECORDERS.get(ls)
-    if recorder is None:
-        recorder = _RECORDERS[ls] = EditRecorder()
-    return recorder
+    """The server's recorder of document versions."""
+    return ls.edits
 
 
 def group_of(language: Language) -> str:
@@ -41,7 +32,7 @@ def recent_edits(
     `line` is the cursor's (0-based): the edit being typed there is left out.
     """
     group = group_of(language)
-    if not group:
+    if not group or not ls.settings.recent_edits:
         return ()
     hunks = recorder_of(ls).hunks(group, exclude=(uri, line))
     text = render_edits(hunks, budget_chars(ls.settings.max_prompt_tokens))

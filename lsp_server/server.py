@@ -23,6 +23,7 @@ from lsp_server.observability import Endpoint, Metrics
 from lsp_server.prefetch import Prefetcher
 from lsp_server.signals import Signals
 from lsp_server.workspace_index import ServerIndex
+from prompts.recent_edits import EditRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ class CompletionServer(LanguageServer):
         """The suggestions that follow accepting the ones on screen."""
         self.in_flight = 0
         """Completion requests running on the model now (prefetches aside)."""
+        self.edits = EditRecorder()
+        """The last edits of the open documents (`lsp_server.edit_history`)."""
 
     def _ended(self, action: Action, item_id: str, fraction: float) -> None:
         """A suggestion's fate is known: count it, and log it with its code when asked to."""

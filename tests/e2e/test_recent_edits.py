@@ -33,6 +33,7 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest,
         initialization_options={
             "model": "random:tiny", "device": "cpu", "maxNewTokens": 4, "alternatives": 1,
             "observability": {"logPrompts": True}, "workspaceIndex": False,
+            "recentEdits": True,
             "validators": {"mypy": False, "tests": False},
         },
         root_uri=root.as_uri(),

@@ -43,6 +43,7 @@ export const SERVER_SETTINGS = [
   "remote.retries",
   "observability.port",
   "observability.logPrompts",
+  "recentEdits",
   "suggestions.eagerness",
   "suggestions.prefetch",
   "blockedOutput",
