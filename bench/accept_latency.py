@@ -1,11 +1,12 @@
 """Accept → next ghost text: how long after an accept the following suggestion appears.
 
 The real server over stdio (`vetted serve`), the user's settings but for the model and
-device, HumanEval prompts as documents (the cursor on the first line of the body). Per case:
-an automatic inline request; the user accepts the top suggestion (didChange with it
-inserted, then its `vetted.accepted` command, as an editor does on Tab); the editor asks
-again at the cursor after it, and that request is timed. Three sessions on the same cases,
-each a fresh server:
+device, this project's own code as documents (`code_documents`: two statements of a
+function body taken out, the cursor at the end of the one before them). Per case: an
+automatic inline request; the user accepts the top suggestion (didChange with it inserted,
+then its `vetted.accepted` command, as an editor does on Tab); the editor asks again at the
+cursor after it, and that request is timed. Three sessions on the same cases, each a fresh
+server:
 
 * ``off``: `suggestions.prefetch` off, the baseline: the follow-up runs the model;
 * ``read``: prefetch on, the user accepts once the prefetch is done (the time that takes
@@ -21,9 +22,8 @@ Run it on an otherwise idle machine: it reports times.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
-import gzip
-import json
 import sys
 import tempfile
 import time
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.fim_cases import DEFAULT_DATA
+from bench.fim_cases import REPO_ROOT
 from bench.stats import Series, ms
 
 MODES = ("off", "read", "at once")
@@ -52,14 +52,41 @@ class Outcome:
     follow_shown: int = 0
 
 
-def humaneval_documents(data: Path, count: int) -> list[str]:
-    """The first `count` HumanEval prompts, each ending in its body's indentation."""
-    path = data / "humaneval" / "HumanEval.jsonl.gz"
-    if not path.is_file():
-        raise SystemExit(f"accept_latency: data file not found: {path} (use --data DIR)")
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        prompts = [json.loads(line)["prompt"] for line in handle]
-    return [p.rstrip("\n") + "\n    " for p in prompts[:count]]
+def code_documents(count: int, root: Path = REPO_ROOT) -> list[str]:
+    """`count` places in this project's own code where the user writes two statements.
+
+    In a function body with at least four one-line statements in a row at one
+    indentation, the second and third are taken out and the cursor put at the end of the
+    first: the first suggestion is the next statement (code follows below, so one
+    statement), and after its accept the follow-up is the one after it. Every seventh such
+    place of the sorted files, so the cases spread over the code.
+    """
+    places: list[str] = []
+    for path in sorted(root.glob("[clpv]*/**/*.py")):
+        text = path.read_text(encoding="utf-8")
+        lines = text.split("\n")
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            body = node.body
+            for i in range(1, len(body) - 2):
+                run = body[i - 1 : i + 3]
+                if all(isinstance(s, ast.Assign | ast.Expr | ast.AugAssign | ast.AnnAssign)
+                       and s.lineno == s.end_lineno and s.col_offset == run[0].col_offset
+                       for s in run):
+                    first = run[0].lineno - 1
+                    kept = lines[: first + 1] + lines[first + 3 :]
+                    cursor = len("\n".join(lines[: first + 1]))
+                    places.append("\n".join(kept)[:cursor] + CURSOR + "\n".join(kept)[cursor:])
+    return places[::7][:count]
+
+
+CURSOR = "\x00"
+"""Marks the cursor in a case's text (removed before it is sent)."""
 
 
 def utf16(text: str) -> int:
@@ -76,7 +103,7 @@ async def status(client: Any) -> Any:
 
 
 async def session(model: str, mode: str, documents: list[str], root: Path,
-                  eagerness: str) -> Outcome:
+                  eagerness: str, max_new_tokens: int) -> Outcome:
     """One fresh server, every document once in `mode`."""
     from lsprotocol import types
     from pygls.lsp.client import LanguageClient
@@ -86,6 +113,7 @@ async def session(model: str, mode: str, documents: list[str], root: Path,
     await client.initialize_async(types.InitializeParams(
         capabilities=types.ClientCapabilities(),
         initialization_options={"model": model, "device": "cpu",
+                                "maxNewTokens": max_new_tokens,
                                 "suggestions": {"prefetch": mode != "off",
                                                 "eagerness": eagerness}},
         root_uri=root.as_uri()))
@@ -108,12 +136,17 @@ async def session(model: str, mode: str, documents: list[str], root: Path,
             return list(result.items)
         return list(result or [])
 
-    for index, text in enumerate(documents):
+    for index, marked in enumerate(documents):
+        offset = marked.index(CURSOR)
+        text = marked.replace(CURSOR, "")
         uri = (root / f"case_{index}.py").as_uri()
         client.text_document_did_open(types.DidOpenTextDocumentParams(
             types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+        if index:  # one document open at a time, as when editing one file
+            client.text_document_did_close(types.DidCloseTextDocumentParams(
+                types.TextDocumentIdentifier((root / f"case_{index - 1}.py").as_uri())))
         started = time.perf_counter()
-        items = await inline(uri, end_position(text))
+        items = await inline(uri, end_position(text[:offset]))
         shown_at = time.perf_counter()
         outcome.first.add(shown_at - started)
         if not items:
@@ -126,14 +159,14 @@ async def session(model: str, mode: str, documents: list[str], root: Path,
                 await asyncio.sleep(0.01)
             assert begun >= 1
             outcome.ready.add(time.perf_counter() - shown_at)
-        accepted = text + str(item.insert_text)  # a pure insertion at the end
+        accepted = text[:offset] + str(item.insert_text) + text[offset:]  # pure insertion
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=accepted)]))
         await client.workspace_execute_command_async(types.ExecuteCommandParams(
             command=item.command.command, arguments=item.command.arguments))
         clicked = time.perf_counter()
-        follow = await inline(uri, end_position(accepted))
+        follow = await inline(uri, end_position(text[:offset] + str(item.insert_text)))
         outcome.follow.add(time.perf_counter() - clicked)
         outcome.follow_shown += bool(follow)
         source = (await status(client)).lastRequest.source
@@ -167,17 +200,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="pypi:qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--cases", type=int, default=10)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data directory")
     parser.add_argument("--eagerness", default="auto", choices=("auto", "eager", "subtle"))
+    parser.add_argument("--max-new-tokens", type=int, default=64)
     args = parser.parse_args(argv)
-    documents = humaneval_documents(args.data, args.cases)
+    documents = code_documents(args.cases)
     outcomes: dict[str, Outcome] = {}
     with tempfile.TemporaryDirectory() as folder:
         for mode in MODES:
             root = Path(folder) / mode.replace(" ", "_")
             root.mkdir()
             outcomes[mode] = asyncio.run(session(args.model, mode, documents, root,
-                                                  args.eagerness))
+                                                  args.eagerness, args.max_new_tokens))
             print(f"{mode}: done", file=sys.stderr)
     print("\n".join(table(outcomes)))
 
