@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -140,6 +141,8 @@ def _error_left_at_cursor(splice: Splice) -> str | None:
     lines = [error.line]
     if error.line < first:  # an earlier error hides the rest from `ast`; ask tree-sitter
         lines = [line for line in error_lines(splice.result) if first <= line <= following]
+    if error.line >= following and _header_line(error.message) >= following:
+        return None  # a block below the cursor still without its body: the user's next job
     for line in lines:
         own = line == following and not parses_alone(splice.result.split("\n")[line - 1])
         if first <= line <= following and not own:
@@ -147,6 +150,23 @@ def _error_left_at_cursor(splice: Splice) -> str | None:
     if first <= error.line <= statement_end(splice.result, last) and _hole_was_broken(splice):
         return str(error)
     return None
+
+
+_HEADER = re.compile(r"\bon line (\d+)$")
+"""How `ast` names the header of a block without a body ("expected an indented block after
+function definition on line 5")."""
+
+
+def _header_line(message: str) -> int:
+    """The block header an `ast` message names; 0 when it names none.
+
+    An empty block body is reported on the next line with code: for the hole at the cursor
+    that message names the cursor's block (a line before the next code line); naming the
+    next code line itself, it is that line's own body still to be written (a function
+    declared below the cursor), not the candidate's business.
+    """
+    found = _HEADER.search(message)
+    return int(found.group(1)) if found else 0
 
 
 def statement_end(source: str, line: int) -> int:

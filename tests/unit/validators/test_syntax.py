@@ -60,6 +60,11 @@ def check(marked: str, text: str, replace_to_line_end: bool = False) -> bool:
         ),
         # ... while an error in the next function stays the document's own.
         ("def f(xs):\n    ║\n        g(xs)\n\ndef h(:\n    pass\n", "if xs:", True),
+        # A function below still without its body is the user's next job, not the hole's:
+        # `ast` reports it at that function's line, as it would an empty body at the cursor.
+        ("def f(a, b):\n    ║\n\n\ndef g(a, b):\n", "return a + b", True),
+        ("def f(a, b):\n    ║\n\n\ndef g(a, b):\n", "# todo", False),
+        ("class A:\n    def f(self):\n        ║\n\n    def g(self):\n", "return 1", True),
         # CJK and emoji in strings do not confuse byte offsets.
         ('s = "中文 😀" + ║\n', "str(1)", True),
     ],
