@@ -108,7 +108,8 @@ class CompletionServer(LanguageServer):
     def _ended(self, action: Action, item_id: str, fraction: float) -> None:
         """A suggestion's fate is known: count it, and log it with its code when asked to."""
         self.metrics.actions.labels(action).inc()
-        if self.settings.training.log_completions:
+        # An accept is logged by its command (`features/accept.py`), this server's or not.
+        if self.settings.training.log_completions and action != "accepted":
             self.completion_log.ended(self.workspace.root_path or "", item_id, action, fraction)
 
     def level(self) -> Level:

@@ -50,6 +50,8 @@ async def client(lsp_client: LanguageClient, fake: tuple[Fake, str], tmp_path: P
             "remote": {"retries": 1, "timeoutSeconds": 5},
             "observability": {"port": port},
             "validators": {"mypy": False, "tests": False},
+            # These tests count the endpoint's requests: no prefetch asks it in between.
+            "suggestions": {"prefetch": False},
         },
         root_uri=tmp_path.as_uri(),
         workspace_folders=[types.WorkspaceFolder(uri=tmp_path.as_uri(), name="calc")],

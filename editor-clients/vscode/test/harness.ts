@@ -23,6 +23,9 @@ export function workFolder(outputs: string[]): { work: string; replay: string } 
 
 /** Configure the fake for the server, load the compiled extension and activate it. */
 export async function activate(fake: Fake, work: string, replay: string): Promise<any> {
+  // The server learns from what each test does (its signals, under $XDG_STATE_HOME): each
+  // test's server learns alone, and never into the user's own state.
+  process.env.XDG_STATE_HOME = join(work, "state");
   fake.settings.set("server.path", VETTED);
   fake.settings.set("server.args", ["-v", "--log-file", join(work, "server.log")]);
   fake.settings.set("model", `replay:${replay}`);
