@@ -183,6 +183,13 @@ class CompletionService:
             return self.automatic_backend
         return self.backend
 
+    def remembers(self, request: CompletionRequest) -> bool:
+        """Whether type-through memory may answer `request` without the model."""
+        backend = self.backend_for(request)
+        if backend is None or backend.tokenizer is None:
+            return False
+        return self.typethrough.may_continue(request, Pipeline.memory_key(backend, request))
+
     def adopt(self, result: CompletionResult) -> None:
         """Make a result computed with `remember=False` the last one, as if just answered.
 

@@ -103,17 +103,29 @@ class TypeThrough:
                 self._entries.popitem(last=False)
         return entry, continuation
 
+    def may_continue(self, request: CompletionRequest, backend: str) -> bool:
+        """Whether `request` may be answered from memory (a quick look: nothing waits).
+
+        True when it types into the document's last suggestion, or into a generation
+        still running that may turn out to be it.
+        """
+        with self._lock:
+            entry = self._entries.get((backend, request.path))
+        typed = _typed(entry, request)
+        if entry is None or typed is None:
+            return False
+        if not entry.settled.is_set():
+            return any(_compatible(text, typed) for text in list(entry.partial.values()))
+        offered = entry.shown if entry.shown is not None else entry.generations
+        return any(g.text.startswith(typed) and g.text[len(typed) :].strip() for g in offered)
+
     def _match(
         self, request: CompletionRequest, key: tuple[str, str], cancel: threading.Event
     ) -> Continuation | None:
         with self._lock:
             entry = self._entries.get(key)
-        if entry is None or entry.prompt is None or request.suffix != entry.suffix:
-            return None
-        if not request.prefix.startswith(entry.prefix):
-            return None
-        typed = request.prefix[len(entry.prefix) :]
-        if not typed or len(typed) > MAX_TYPED:
+        typed = _typed(entry, request)
+        if entry is None or typed is None:
             return None
         if not entry.settled.is_set():
             partial = list(entry.partial.values())
@@ -151,6 +163,16 @@ class TypeThrough:
     def settle(self, entry: Entry) -> None:
         """The request is over: whoever waits for it may go on."""
         entry.settled.set()
+
+
+def _typed(entry: Entry | None, request: CompletionRequest) -> str | None:
+    """What the user typed since `entry`'s request, when `request` may continue it."""
+    if entry is None or entry.prompt is None or request.suffix != entry.suffix:
+        return None
+    if not request.prefix.startswith(entry.prefix):
+        return None
+    typed = request.prefix[len(entry.prefix) :]
+    return typed if typed and len(typed) <= MAX_TYPED else None
 
 
 def _compatible(text: str, typed: str) -> bool:

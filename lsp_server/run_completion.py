@@ -232,7 +232,7 @@ async def run_live(
     ls.in_flight += 1
     try:
         pause = ls.level().debounce if trigger == "automatic" else 0.0
-        if pause:
+        if pause and not ls.service.remembers(request):  # memory answers at once
             await asyncio.sleep(pause)
         result = await asyncio.to_thread(run, request, cancel)
     except asyncio.CancelledError:

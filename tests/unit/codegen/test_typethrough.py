@@ -81,6 +81,19 @@ def test_typing_into_a_cancelled_suggestion_resumes_it(backend: TorchBackend) ->
     assert memory.resumed == 1
 
 
+def test_a_quick_look_tells_which_requests_memory_answers(backend: TorchBackend) -> None:
+    memory = TypeThrough()
+    made = pipeline(backend, memory)
+    key = Pipeline.memory_key(backend, request())
+    assert not memory.may_continue(request(), key)  # nothing remembered yet
+    text = made.complete(request()).items[0].insert
+    assert memory.may_continue(request(text[:2]), key)
+    other = "zz" if not text.startswith("zz") else "qq"
+    assert not memory.may_continue(request(other), key)
+    assert not memory.may_continue(request(text[:2]), "another model|")
+    assert memory.answered == 0  # looking answered nothing
+
+
 def test_typing_something_else_generates_afresh(backend: TorchBackend) -> None:
     memory = TypeThrough()
     first = pipeline(backend, memory).complete(request()).items[0].insert
