@@ -71,7 +71,7 @@ from codegen.runtime.engine import Engine
 from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest, ContextFile, Generation
 from lsp_server.config import Settings
-from lsp_server.eagerness import LEVELS, gate_reason
+from lsp_server.eagerness import LEVELS, confidence, gate_reason
 from prompts.templates import FimTemplate, Tokenizer
 from validators import DEFAULT_VALIDATORS, close_validators, create_validators
 
@@ -155,6 +155,8 @@ class Record:
     notes: list[str] = field(default_factory=list)
     held_back: dict[str, str] = field(default_factory=dict)
     """Why each automatic eagerness level would hold the shown item back ("" = shown)."""
+    confidence: float | None = None
+    """The shown item's mean log-probability per token (`lsp_server.eagerness`)."""
 
 
 def normalize(program: str) -> list[str]:
@@ -287,6 +289,7 @@ def run_case(
         notes=notes,
         held_back={} if item is None else {
             name: gate_reason(item, level) for name, level in LEVELS.items()},
+        confidence=None if item is None else confidence(item),
     )
 
 
