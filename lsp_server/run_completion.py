@@ -227,7 +227,6 @@ async def run_live(
     `CancelledError` (during the pause the model never starts); setting `cancel` makes the
     model stop within one decode step.
     """
-    uri_line = f"{request.path}:{request.text.count(chr(10), 0, request.offset)}"
     cancel = threading.Event()
     ls.in_flight += 1
     try:
@@ -237,7 +236,8 @@ async def run_live(
         result = await asyncio.to_thread(run, request, cancel)
     except asyncio.CancelledError:
         cancel.set()
-        logger.info("request at %s cancelled", uri_line)
+        logger.info("request at %s:%d cancelled", request.path,
+                    request.text.count("\n", 0, request.offset))
         ls.metrics.observe(None, "cancelled", time.perf_counter() - started, trigger)
         raise
     except ModelError as exc:  # the model failed this request (an endpoint down, say)

@@ -61,13 +61,20 @@ def signals_path(root: str) -> Path:
     return state_dir() / "signals" / f"{digest}.jsonl"
 
 
-def place_key(uri: str, before: str, after: str) -> str:
-    """A place in a document, edits elsewhere in it aside.
+def place_key(uri: str, text: str, start: int, end: int) -> str:
+    """A place in a document, edits elsewhere in it aside: replacing `text[start:end]`.
 
-    The line up to the cursor, the two lines above it and the rest of the line.
+    The line up to `start`, the two lines above it and the rest of the line after `end`
+    (read where they are: a large document is not copied).
     """
-    head = before.rsplit("\n", 3)[-3:] if "\n" in before else [before]
-    tail = after.split("\n", 1)[0]
+    top = start
+    for _ in range(3):
+        top = text.rfind("\n", 0, top)
+        if top < 0:
+            break
+    head = text[top + 1 : start].split("\n")
+    stop = text.find("\n", end)
+    tail = text[end : stop if stop >= 0 else len(text)]
     return hashlib.sha256("\0".join((uri, *head, tail)).encode()).hexdigest()[:24]
 
 
@@ -262,7 +269,7 @@ class Signals:
 
     def is_rejected(self, uri: str, text: str, offset: int, candidate: Candidate) -> bool:
         """Whether the user rejected this suggestion at this place before."""
-        key = place_key(uri, text[:offset], text[candidate.end :])
+        key = place_key(uri, text, offset, candidate.end)
         with self._lock:
             return candidate.insert.strip() in self._rejected.get(key, set())
 
@@ -291,7 +298,7 @@ class Signals:
 
     def _reject(self, record: Record) -> None:
         insert = record.inserts[record.shown]
-        key = place_key(record.uri, record.before, record.after(record.shown))
+        key = place_key(record.uri, record.text, len(record.before), record.ends[record.shown])
         self._rejected.setdefault(key, set()).add(insert.strip())
         self._rejected.move_to_end(key)
         while len(self._rejected) > PLACES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from functools import lru_cache
+from typing import AnyStr
 
 import tree_sitter
 import tree_sitter_python
@@ -60,17 +61,31 @@ class _RecentTrees:
 
 def shared_ends(a: bytes, b: bytes) -> tuple[int, int]:
     """Lengths of the common prefix and of the common suffix after it."""
-    head = _common_length(a, b)
-    tail = _common_length(a[head:][::-1], b[head:][::-1])
-    return head, tail
+    head = common_prefix(a, b)
+    return head, common_suffix(a, b, min(len(a), len(b)) - head)
 
 
-def _common_length(a: bytes, b: bytes) -> int:
-    """Length of the common prefix, by bisection on slice comparisons (done in C)."""
-    low, high = 0, min(len(a), len(b))
+def common_prefix(a: AnyStr, b: AnyStr, limit: int | None = None) -> int:
+    """Length of the common prefix (at most `limit`), by bisection on slice comparisons.
+
+    The comparisons run in C: a keystroke in a large document costs little.
+    """
+    low, high = 0, min(len(a), len(b), len(a) if limit is None else limit)
     while low < high:
         mid = (low + high + 1) // 2
         if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def common_suffix(a: AnyStr, b: AnyStr, limit: int | None = None) -> int:
+    """Length of the common suffix (at most `limit`), as `common_prefix` finds a prefix."""
+    low, high = 0, min(len(a), len(b), len(a) if limit is None else limit)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
             low = mid
         else:
             high = mid - 1

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from prompts._parse import common_prefix, common_suffix
 from prompts.secrets import find_secrets
 
 RECENT_EDITS_PATH = ".vetted/recent_edits.diff"
@@ -42,8 +43,6 @@ MAX_DOCUMENT_CHARS = 1024 * 1024
 """Larger documents are not recorded: every version would be compared whole."""
 _OTHER_BREAKS = re.compile("[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 """Characters other than a newline where `str.splitlines` breaks a line."""
-_BLOCK = 4096
-"""Characters compared at a time when looking for where two versions differ."""
 
 
 @dataclass(frozen=True)
@@ -179,42 +178,18 @@ class LineChange(NamedTuple):
 
 
 def changed_lines(old: str, new: str) -> LineChange:
-    """Where two versions differ (`LineChange`), found a block of characters at a time.
-
-    A keystroke in a large document costs little.
-    """
+    """Where two versions differ (`LineChange`)."""
     limit = min(len(old), len(new))
-    suffix = _common_suffix(old, new, limit)
-    prefix = _common_prefix(old, new, limit - suffix)
+    suffix = common_suffix(old, new, limit)
+    prefix = common_prefix(old, new, limit - suffix)
     first = old.count("\n", 0, prefix)
     old_last = first + old.count("\n", prefix, len(old) - suffix)
     new_last = first + new.count("\n", prefix, len(new) - suffix)
     if prefix + suffix < limit:  # text replaced: this is the only placement
         return LineChange(first, old_last, new_last, 0)
     # Text only inserted or only deleted: it could start as far down as the longest prefix.
-    lowest = old.count("\n", 0, _common_prefix(old, new, limit))
+    lowest = old.count("\n", 0, common_prefix(old, new, limit))
     return LineChange(first, old_last, new_last, lowest - first)
-
-
-def _common_prefix(a: str, b: str, limit: int) -> int:
-    """Length of the longest common prefix of `a` and `b`, at most `limit`."""
-    size = 0
-    while size + _BLOCK <= limit and a[size : size + _BLOCK] == b[size : size + _BLOCK]:
-        size += _BLOCK
-    while size < limit and a[size] == b[size]:
-        size += 1
-    return size
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    """Length of the longest common suffix of `a` and `b`, at most `limit`."""
-    size = 0
-    while size + _BLOCK <= limit and a[len(a) - size - _BLOCK : len(a) - size] == \
-            b[len(b) - size - _BLOCK : len(b) - size]:
-        size += _BLOCK
-    while size < limit and a[len(a) - size - 1] == b[len(b) - size - 1]:
-        size += 1
-    return size
 
 
 def _joins(document: _Document, change: LineChange) -> bool:

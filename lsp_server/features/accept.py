@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from lsp_server.convert import ACCEPTED_COMMAND
+from lsp_server.features.signals import field_of
 from lsp_server.server import CompletionServer
 
 logger = logging.getLogger(__name__)
@@ -25,8 +26,7 @@ def register(server: CompletionServer) -> None:
     def accepted(ls: CompletionServer, *arguments: Any) -> None:
         ls.accepted += 1
         ls.metrics.accepted.inc()
-        item = arguments[0] if arguments else None
-        item_id = getattr(item, "id", None) or (item.get("id") if isinstance(item, dict) else "")
+        item_id = field_of(arguments[0], "id") if arguments else None
         if item_id:
             ls.signals.accepted(str(item_id))
         if item_id and ls.settings.training.log_completions:

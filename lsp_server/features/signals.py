@@ -41,7 +41,7 @@ def register(server: CompletionServer) -> None:
     @server.feature(DID_PARTIALLY_ACCEPT)
     def did_partially_accept(ls: CompletionServer, params: Any) -> None:
         item_id = item_id_of(params)
-        length = _field(params, "acceptedLength")
+        length = field_of(params, "acceptedLength")
         if not item_id or not isinstance(length, int) or isinstance(length, bool) or length < 0:
             logger.warning("%s without an item id and a length: %r", DID_PARTIALLY_ACCEPT,
                            _plain(params))
@@ -57,18 +57,18 @@ def register(server: CompletionServer) -> None:
 
 def item_id_of(params: Any) -> str:
     """The item id a notification names (``item.command.arguments[0].id``); "" if none."""
-    item = _field(params, "item")
-    command = _field(item, "command")
-    arguments = _field(command, "arguments")
+    item = field_of(params, "item")
+    command = field_of(item, "command")
+    arguments = field_of(command, "arguments")
     first = arguments[0] if isinstance(arguments, list | tuple) and arguments else None
-    item_id = _field(first, "id")
+    item_id = field_of(first, "id")
     if not isinstance(item_id, str) or not item_id:
         logger.warning("suggestion notification names no item: %r", _plain(params))
         return ""
     return item_id
 
 
-def _field(value: Any, name: str) -> Any:
+def field_of(value: Any, name: str) -> Any:
     """`value[name]` for the dicts, namedtuples and objects pygls hands custom methods."""
     value = _plain(value)
     return value.get(name) if isinstance(value, dict) else None
