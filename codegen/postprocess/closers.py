@@ -99,10 +99,10 @@ def _walk(text: str, language: Language, frames: list[str]) -> list[tuple[int, i
         elif ch in "([{":
             frames.append(ch)
         elif ch in _PAIRS:
-            if top in (_PAIRS[ch], _TEMPLATE if ch == "}" else ""):
+            if not frames:
+                events.append((i, -1))
+            elif top == _PAIRS[ch] or (ch == "}" and top == _TEMPLATE):
                 frames.pop()
                 events.append((i, len(frames)))
-            elif not frames:
-                events.append((i, -1))
         i += 1
     return events

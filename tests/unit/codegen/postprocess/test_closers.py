@@ -23,6 +23,9 @@ JAVASCRIPT = language_for("javascript")
         ("log(`Hi ${║}`);", "name}!`);", "name}!`);", "}`);"),
         # The completion opens a string the editor's quote closes: left alone.
         ('f("a║");', '" + b + "c', '" + b + "c', ""),
+        # More closers than were opened on the line (one closes an earlier line's bracket):
+        # they are not the editor's, left alone (this once raised on the second ")").
+        ("f(║)", "a)) + b", "a)) + b", ""),
         # Its own brackets only: nothing to do.
         ("f(║)", "g(x)", "g(x)", ""),
     ],
