@@ -310,7 +310,7 @@ def filter_context(request: CompletionRequest) -> FilterContext:
         single_line=scope == "line",
         statement=scope == "statement",
         line_above=inserts_line_above(text, offset),
-        indent_unit=detect_indent_unit(text),
+        indent_unit=detect_indent_unit(text, language),
         blocked=compiled(request.blocked_output),
         language=language,
     )

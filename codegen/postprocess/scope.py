@@ -144,7 +144,11 @@ TAB_INDENTED = frozenset({"go"})
 def detect_indent_unit(text: str, language: Language = PYTHON) -> str:
     """Return the file's indentation step: a tab, or the most common space step (default 4).
 
-    A language whose formatter indents with tabs (`TAB_INDENTED`) always gets a tab.
+    The step is the most common increase of indentation from one line to the next, counted
+    under lines that open a block (end with a bracket or a colon) where there are any, so
+    that hanging indents do not vote; the smaller step wins a tie. Lines continuing a block
+    comment (`` * @param x``, one space in from their ``/**``) are skipped. A language whose formatter indents with tabs
+    (`TAB_INDENTED`) always gets a tab.
     """
     if language.id in TAB_INDENTED:
         return "\t"
@@ -153,7 +157,20 @@ def detect_indent_unit(text: str, language: Language = PYTHON) -> str:
         return "    "
     if sum(i.startswith("\t") for i in indents) > len(indents) / 2:
         return "\t"
-    widths = sorted({len(i) for i in indents if "\t" not in i})
-    steps = Counter(b - a for a, b in zip([0, *widths], widths, strict=False) if b > a)
-    step = steps.most_common(1)[0][0] if steps else 4
-    return " " * step
+    opened: Counter[int] = Counter()  # increases under a line that opens a block
+    steps: Counter[int] = Counter()  # every increase (hanging indents too)
+    previous, opener = 0, False
+    for line in text.split("\n"):
+        code = line.lstrip(" ")
+        if not code.strip() or code.startswith(("*", "\t")):
+            continue
+        width = len(line) - len(code)
+        if width > previous:
+            steps[width - previous] += 1
+            opened[width - previous] += opener
+        previous, opener = width, code.rstrip().endswith(("{", "(", "[", ":"))
+    counts = +opened or steps
+    if not counts:
+        return "    "
+    most = max(counts.values())
+    return " " * min(step for step, count in counts.items() if count == most)

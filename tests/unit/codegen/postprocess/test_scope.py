@@ -130,6 +130,13 @@ def test_in_string_or_comment(marked: str, expected: bool) -> None:
         ("def f():\n  if x:\n    pass\n", "  "),
         # Tabs.
         ("def f():\n\tif x:\n\t\tpass\n", "\t"),
+        # Two spaces under JSDoc comments, whose " * " lines sit one space in (lodash):
+        # they are no indentation step (they once made the step one space).
+        ("/**\n * Trims.\n *\n * @param {string} s\n */\nfunction trim(s) {\n  if (!s) {\n"
+         "    /**\n     * Empty.\n     */\n    return '';\n  }\n  return s;\n}\n", "  "),
+        # Four spaces, one hanging indent aligned under an open bracket.
+        ("int f(int a,\n      int b) {\n    if (a) {\n        return b;\n    }\n"
+         "    return a;\n}\n", "    "),
     ],
 )
 def test_detect_indent_unit(text: str, expected: str) -> None:
