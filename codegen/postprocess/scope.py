@@ -147,8 +147,8 @@ def detect_indent_unit(text: str, language: Language = PYTHON) -> str:
     The step is the most common increase of indentation from one line to the next, counted
     under lines that open a block (end with a bracket or a colon) where there are any, so
     that hanging indents do not vote; the smaller step wins a tie. Lines continuing a block
-    comment (`` * @param x``, one space in from their ``/**``) are skipped. A language whose formatter indents with tabs
-    (`TAB_INDENTED`) always gets a tab.
+    comment (`` * @param x``, one space in from their ``/**``) are skipped. A language whose
+    formatter indents with tabs (`TAB_INDENTED`) always gets a tab.
     """
     if language.id in TAB_INDENTED:
         return "\t"
