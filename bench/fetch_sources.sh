@@ -28,6 +28,8 @@ DEBIAN=(
   "rust  librust-semver-dev             1.0.14-1                         usr/share/cargo/registry"
   "rust  librust-anyhow-dev             1.0.69-1                         usr/share/cargo/registry"
   "c     libstb-dev                     0.0~git20220908.8b5f1f3+ds-1     usr/include/stb"
+  "cpp   googletest                     1.12.1-0.2                       usr/src/googletest/googletest/src"
+  "cpp   libfmt-dev                     9.1.0+ds1-2                      usr/include/fmt"
 )
 
 : > "$DEST/MANIFEST.tsv"

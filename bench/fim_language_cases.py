@@ -15,10 +15,18 @@ The rule that cuts a hole, the same for every language:
 * the subset: ``sorted(random.Random(SEED).sample(range(N), CASES))`` of a language's N
   hole lines in file order (each line at most once, whichever bodies contain it).
 
-The document is the whole file with the hole line emptied but for its indentation, the
-cursor after that indentation (as after pressing Enter in an editor that indents); the
-reference is the original file. What the prompt keeps of it is the product's budget
-(``--max-prompt-tokens``).
+The document, per layout (`LAYOUTS`); the reference is always the original file:
+
+* ``empty-line``: the hole line emptied but for its indentation, the cursor after that
+  indentation (as after pressing Enter in an editor that indents);
+* ``joined``: the hole line removed with its line end, the cursor at column 0 of the line
+  after it (a new line written above existing code);
+* ``typed``: the line typed up to and including its first opening bracket, with the closer
+  the editor auto-inserts (VS Code's default ``autoClosingBrackets``) right after the
+  cursor: ``foo(|)`` for ``foo(bar);``. Only lines with a bracket before any quote and
+  something between the brackets are holes of this layout.
+
+What the prompt keeps of the document is the product's budget (``--max-prompt-tokens``).
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ MAX_FILE_BYTES = 150_000
 """Larger files are left out (stb's biggest headers): the whole file is the document."""
 MIN_LINE = 4
 MAX_LINE = 100
+LAYOUTS = ("empty-line", "joined", "typed")
+CLOSERS = {"(": ")", "[": "]", "{": "}"}
+"""What the editor auto-inserts after each opening bracket typed at the end of a line."""
 TEST_FILE = re.compile(r"(_test\.go|\.(spec|test)\.[jt]s)$|(^|/)(tests?|__tests__)/")
 """Test files are left out: the holes are in library code."""
 
@@ -71,6 +82,8 @@ BODIES: dict[str, Grammar] = {
             ("function_declaration", "method_declaration", "func_literal"), "block")),
         Grammar("rust", (".rs",), _pairs(("function_item", "closure_expression"), "block")),
         Grammar("c", (".c", ".h"), _pairs(("function_definition",), "compound_statement")),
+        Grammar("cpp", (".cc", ".h"), _pairs(("function_definition", "lambda_expression"),
+                                               "compound_statement")),
         Grammar("java", (".java",), _pairs(("method_declaration", "lambda_expression"), "block")
                 | _pairs(("constructor_declaration",), "constructor_body")),
     )
@@ -80,7 +93,7 @@ BODIES: dict[str, Grammar] = {
 
 @dataclass(frozen=True)
 class Case:
-    """One hole: `canonical` belongs at `offset` of `text` (the emptied line)."""
+    """One hole: `text` with the hole's text at `offset` is the original file again."""
 
     language: Language
     path: str
@@ -88,7 +101,7 @@ class Case:
     line: int
     """1-based line of the hole."""
     text: str
-    """The document: the file with the hole line emptied but for its indentation."""
+    """The document as the layout leaves it."""
     offset: int
     canonical: str
     """The hole line's text without its indentation and line end."""
@@ -98,6 +111,7 @@ class Case:
     """Tree-sitter ERROR and MISSING nodes in the original file."""
     document_errors: int
     """The same in the document with the hole."""
+    layout: str = "empty-line"
 
     @property
     def case_id(self) -> str:
@@ -170,20 +184,52 @@ def hole_lines(language: Language, grammar: Grammar, source: str) -> list[int]:
     return sorted(found)
 
 
-def cut(language: Language, path: str, source: str, row: int, reference_errors: int) -> Case:
-    """The case whose hole is line `row` (0-based) of `source`."""
+def typed_length(canonical: str) -> int | None:
+    """How much of a hole line the typed layout types: up to its first opening bracket.
+
+    None when a quote comes first (no bracket is auto-closed inside a string), the line has
+    no bracket, or nothing would be left to write between the brackets.
+    """
+    for index, char in enumerate(canonical):
+        if char in "\"'`":
+            return None
+        if char in CLOSERS:
+            rest = canonical[index + 1 :]
+            return index + 1 if rest.strip() and rest[0] != CLOSERS[char] else None
+    return None
+
+
+def cut(language: Language, path: str, source: str, row: int, reference_errors: int,
+        layout: str = "empty-line") -> Case:
+    """The case whose hole is line `row` (0-based) of `source`, in one of the `LAYOUTS`."""
     lines = source.split("\n")
     line = lines[row].rstrip("\r")
     indent = line[: len(line) - len(line.lstrip())]
     before = "\n".join(lines[:row]) + ("\n" if row else "")
     after = source[len(before) + len(lines[row]):]
-    text = before + indent + after
-    return Case(language, path, row + 1, text, len(before) + len(indent), line.strip(), source,
-                reference_errors, error_count(language, text))
+    canonical = line.strip()
+    if layout == "empty-line":
+        text, offset = before + indent + after, len(before) + len(indent)
+    elif layout == "joined":
+        text, offset = before + after[1:], len(before)
+    elif layout == "typed":
+        typed = typed_length(canonical)
+        if typed is None:
+            raise ValueError(f"{path}:{row + 1}: no bracket to type up to in {canonical!r}")
+        head = before + indent + canonical[:typed]
+        text, offset = head + CLOSERS[canonical[typed - 1]] + after, len(head)
+    else:
+        raise ValueError(f"unknown layout {layout!r} (one of {', '.join(LAYOUTS)})")
+    return Case(language, path, row + 1, text, offset, canonical, source, reference_errors,
+                error_count(language, text), layout)
 
 
-def load_cases(data: Path, language_id: str, count: int) -> list[Case]:
-    """The seeded subset of `count` holes of one language (fewer when it has fewer)."""
+def load_cases(data: Path, language_id: str, count: int,
+               layout: str = "empty-line") -> list[Case]:
+    """The seeded subset of `count` holes of one language (fewer when it has fewer).
+
+    The typed layout draws from the hole lines it can type (`typed_length`) only.
+    """
     grammar = BODIES[language_id]
     language = by_id(language_id)
     assert language is not None, language_id
@@ -192,7 +238,11 @@ def load_cases(data: Path, language_id: str, count: int) -> list[Case]:
     for file in source_files(data, grammar):
         source = file.read_text(encoding="utf-8", errors="replace")
         relative = file.relative_to(folder).as_posix()
-        found.extend((relative, source, row) for row in hole_lines(language, grammar, source))
+        lines = source.split("\n")
+        found.extend(
+            (relative, source, row) for row in hole_lines(language, grammar, source)
+            if layout != "typed" or typed_length(lines[row].strip()) is not None
+        )
     chosen = sorted(random.Random(SEED).sample(range(len(found)), min(count, len(found))))
     errors: dict[str, int] = {}
     cases = []
@@ -200,5 +250,5 @@ def load_cases(data: Path, language_id: str, count: int) -> list[Case]:
         relative, source, row = found[index]
         if relative not in errors:
             errors[relative] = error_count(language, source)
-        cases.append(cut(language, relative, source, row, errors[relative]))
+        cases.append(cut(language, relative, source, row, errors[relative], layout))
     return cases

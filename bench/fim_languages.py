@@ -1,9 +1,11 @@
 r"""Fill-in-the-middle beyond Python: one-line holes in well-known packages, vetted beside peers.
 
 The holes are whole statement lines cut from function bodies of pinned TypeScript,
-JavaScript, Go, Rust, C and Java packages (`bench/fetch_sources.sh`; the cutting rule is in
-`bench.fim_language_cases`). Each case is sent through the product's `Pipeline` as one
-editor request: the whole file with the hole line emptied, the cursor at its indentation,
+JavaScript, Go, Rust, C, C++ and Java packages (`bench/fetch_sources.sh`; the cutting rule
+is in `bench.fim_language_cases`). Each case is sent through the product's `Pipeline` as
+one editor request: the whole file as the layout (``--layout``) leaves it (the hole line
+emptied, the cursor at its indentation; removed, the cursor at the start of the next line;
+or typed up to its first bracket, the editor's auto-inserted closer after the cursor),
 the file's path and LSP languageId, ``--n`` candidates (the first greedy) and the
 stateless validators (the syntax gate: mypy and the embedded tests are Python-only). The
 prompt keeps what the template's budget (``--max-prompt-tokens``) keeps around the cursor.
@@ -41,7 +43,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.fim import RecordingBackend, first_line, percentile, share
-from bench.fim_language_cases import BODIES, DEFAULT_DATA, SEED, Case, error_count, load_cases
+from bench.fim_language_cases import (
+    BODIES,
+    DEFAULT_DATA,
+    LAYOUTS,
+    SEED,
+    Case,
+    error_count,
+    load_cases,
+)
 from codegen.pipeline import Pipeline
 from codegen.runtime.backends import load_backend
 from codegen.runtime.model import parse_spec
@@ -84,6 +94,8 @@ class Record:
     """Document text the vetted item replaces after the cursor ("" when it only inserts)."""
     applied: list[str]
     discarded: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    """Every shown item, best first: its insert, raw text, log-probability and votes."""
     latency_ms: float
     generate_ms: float
     prompt_tokens: int
@@ -152,6 +164,8 @@ def run_case(pipeline: Pipeline, recorder: RecordingBackend, case: Case,
              "verdicts": [asdict(v) for v in c.verdicts if not v.ok]}
             for c in result.discarded
         ],
+        items=[{"insert": c.insert, "raw": c.raw, "logprob": c.logprob, "votes": c.votes,
+                 "tokens": c.tokens, "applied": list(c.applied)} for c in result.items],
         latency_ms=latency * 1000,
         generate_ms=result.timings.generate * 1000,
         prompt_tokens=result.timings.prompt_tokens,
@@ -211,6 +225,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--languages", default=",".join(BODIES),
                         help=f"comma-separated, from {', '.join(BODIES)}")
     parser.add_argument("--cases", type=int, default=20, help="holes per language (seeded)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="empty-line",
+                        help="how the document around the hole looks (bench.fim_language_cases)")
     parser.add_argument("--model", default="pypi:qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--max-new-tokens", type=int, default=48)
@@ -232,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, write per-case records, print the table and a summary."""
     args = parse_args(argv)
     cases = [case for language in args.languages.split(",")
-             for case in load_cases(args.data, language, args.cases)]
+             for case in load_cases(args.data, language, args.cases, args.layout)]
     started = time.perf_counter()
     backend = load_backend(parse_spec(args.model), device=args.device)
     print(f"loaded {backend.description} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -254,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"FIM in other languages: {len(records)} one-line holes from {args.data} "
         f"(per language sorted(random.Random({SEED}).sample(range(N), {args.cases})) of its "
-        f"N hole lines); model {args.model} on {args.device}; max_new_tokens "
+        f"N hole lines), layout {args.layout}; model {args.model} on {args.device}; max_new_tokens "
         f"{args.max_new_tokens}; max_prompt_tokens {args.max_prompt_tokens}; {args.n} "
         f"candidate(s); validators: {', '.join(v.name for v in DEFAULT_VALIDATORS)}\n"
     )
