@@ -24,7 +24,9 @@ Scores, over all cases of a language (nothing shown fails both):
 * exact: the program's non-blank lines, each with its whitespace runs collapsed, equal
   those of the original file;
 * parses: the program has no more ERROR/MISSING nodes than the original file (tree-sitter,
-  `prompts.grammars`). Nothing is executed.
+  `prompts.grammars`). Nothing is executed;
+* mis-indented (among shown): the program's hole line is not indented as the file's was,
+  what a user sees as a suggestion that breaks their indentation.
 
 Latency is the wall time of ``Pipeline.complete``; the peers' is the generation stage of
 the same call.
@@ -76,6 +78,8 @@ class Score:
     shown: bool
     exact: bool = False
     parses: bool = False
+    indented: bool = False
+    """The hole line keeps the original file's indentation."""
 
 
 @dataclass
@@ -107,6 +111,13 @@ def normalize(program: str) -> list[str]:
     return [" ".join(line.split()) for line in program.split("\n") if line.strip()]
 
 
+def _indentation(program: str, line: int) -> str:
+    """The leading whitespace of 1-based `line` of `program` ("" past its end)."""
+    lines = program.split("\n")
+    text = lines[line - 1] if line <= len(lines) else ""
+    return text[: len(text) - len(text.lstrip(" \t"))]
+
+
 def score(program: str | None, case: Case) -> Score:
     """Score one program against the original file; None means nothing shown."""
     if program is None:
@@ -115,6 +126,7 @@ def score(program: str | None, case: Case) -> Score:
         shown=True,
         exact=normalize(program) == normalize(case.reference),
         parses=error_count(case.language, program) <= case.reference_errors,
+        indented=_indentation(program, case.line) == _indentation(case.reference, case.line),
     )
 
 
@@ -177,8 +189,8 @@ def markdown_table(records: Sequence[Record]) -> str:
     """One block of rows per language: each peer's shown, exact and parses shares."""
     lines = [
         "| language | cases | output | shown % | exact % | exact among shown % | parses % | "
-        "latency p50 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "mis-indented among shown % | latency p50 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     languages = list(dict.fromkeys(r.language for r in records))
     for language in [*languages, "all"]:
@@ -191,6 +203,7 @@ def markdown_table(records: Sequence[Record]) -> str:
                 f"| {language} | {len(group)} | {PEER_NAMES[peer]} | "
                 f"{share([s.shown for s in scores])} | {share([s.exact for s in scores])} | "
                 f"{share([s.exact for s in shown])} | {share([s.parses for s in scores])} | "
+                f"{share([not s.indented for s in shown])} | "
                 f"{percentile(times, 50):.0f} |"
             )
     return "\n".join(lines)

@@ -39,15 +39,27 @@ def _drop_repeated_indent(text: str, ctx: FilterContext) -> str:
     r"""Remove indentation the model typed again after the cursor's own indentation.
 
     With the cursor after indentation (``"    |"``) a model sometimes writes its first line
-    as if from column 0 (``"    x = 1\n    return x"``). Unless the line above opens a block,
-    a first line deeper than the cursor is never what the user positioned the cursor for:
-    it either fails to parse or silently joins the block above.
+    as if from column 0 (``"    x = 1\n    return x"``), or one level too deep with its
+    lines below following it (``"\tif x {\n\t\t\tf()\n\t\t}"`` after two tabs). Unless the
+    line above opens a block the cursor is not yet inside (at the header's own
+    indentation, where the extra indentation is what enters the block), a first line
+    deeper than the cursor is never what the user positioned the cursor for: it either
+    fails to parse, silently joins the block above, or leaves the file mis-indented. The
+    lines below are moved back with the first when every one of them is as deep as it was.
     """
     if not ctx.line_prefix or ctx.line_prefix.strip() or not text[:1].isspace():
         return text
-    if opens_block(previous_line(ctx.prefix), ctx.language):
+    above = previous_line(ctx.prefix)
+    if opens_block(above, ctx.language) and indent_width(ctx.line_prefix) <= indent_width(above):
         return text
     first, newline, rest = text.partition("\n")
+    extra = indentation(first)
+    deep = ctx.line_prefix + extra
+    lines = rest.split("\n")
+    if newline and extra != first and all(
+        line.startswith(deep) for line in lines if line.strip()
+    ):
+        rest = "\n".join(line[len(extra) :] if line.strip() else line for line in lines)
     return first.lstrip(" \t") + newline + rest
 
 

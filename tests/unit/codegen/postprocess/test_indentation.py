@@ -5,11 +5,13 @@ import pytest
 from codegen.postprocess.base import FilterContext
 from codegen.postprocess.indentation import normalize_indentation, shift_to_block
 from codegen.types import Candidate
+from prompts.languages import language_for
 
 
-def apply(marked: str, raw: str, unit: str = "    ") -> str:
+def apply(marked: str, raw: str, unit: str = "    ", language: str = "python") -> str:
     offset = marked.index("║")
-    ctx = FilterContext(marked.replace("║", ""), offset, single_line=False, indent_unit=unit)
+    ctx = FilterContext(marked.replace("║", ""), offset, single_line=False, indent_unit=unit,
+                        language=language_for(language))
     result = normalize_indentation(Candidate(raw, raw, offset), ctx)
     assert result is not None
     return result.insert
@@ -61,6 +63,30 @@ BODY = "def f(xs):\n    ║\n"
 )
 def test_normalize_indentation(marked: str, raw: str, unit: str, expected: str) -> None:
     assert apply(marked, raw, unit) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "marked", "raw", "unit", "expected"),
+    [
+        # Under an opener with the cursor already in its body (the editor indented), one
+        # level too deep with the lines below following it: moved back as a whole.
+        (
+            "go", "func f(v []int) {\n\tif len(v) > 0 {\n\t\t║\n\t}\n}\n",
+            "\tif v[0] > 1 {\n\t\t\t\treturn\n\t\t\t}", "\t",
+            "if v[0] > 1 {\n\t\t\treturn\n\t\t}",
+        ),
+        # The same in a 2-space TypeScript body, one line.
+        ("typescript", "if (ok) {\n  ║\n}\n", "  go();", "  ", "go();"),
+        # Lines below that go shallower than the first are not moved: only the first is.
+        ("typescript", "if (ok) {\n  ║\n}\n", "  go();\n  done();", "  ", "go();\n  done();"),
+        # The cursor at the opener's own indentation: the extra indentation enters the block.
+        ("typescript", "if (ok) {\n║\n}\n", "  go();", "  ", "  go();"),
+    ],
+)
+def test_extra_indentation_in_brace_languages(
+    language: str, marked: str, raw: str, unit: str, expected: str
+) -> None:
+    assert apply(marked, raw, unit, language) == expected
 
 
 @pytest.mark.parametrize(
