@@ -157,7 +157,8 @@ class Pipeline:
         kept, discarded = postprocess(
             [
                 Candidate(g.text, g.text, context.offset, g.logprob, g.finish_reason,
-                          tokens=g.tokens)
+                          tokens=g.tokens, token_logprobs=g.token_logprobs,
+                          token_ends=g.token_ends)
                 for g in generations
             ],
             context,

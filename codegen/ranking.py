@@ -11,7 +11,10 @@ same generated tests form a consensus set, scored by its size times the tests it
 (sets that pass none come after all others, by size); this does not apply to candidates
 that pass the user's own tests (on recorded HumanEval samples, generated tests made the
 choice among those worse: see bench/RESULTS.md). Last come the likelier candidates, then
-the order they arrived in.
+the order they arrived in. Likelier means the model's log-probability of what is shown
+(`shown_logprob`: the generated tokens up to the end of the shown text and the one after
+it), not of the whole generation, whose unshown tail would count against a candidate cut
+short; the whole generation's is used when not every candidate has per-token figures.
 """
 
 from __future__ import annotations
@@ -131,15 +134,62 @@ NO_TEST_PASSED = 1e-3
 """Weight of a consensus set that passes no generated test: below any set passing one."""
 
 
+def shown_end(insert: str, raw: str) -> int | None:
+    """Where in `raw` the shown `insert` ends, matching their non-blank characters.
+
+    The filters cut, trim and re-indent the raw text, so the shown text's non-blank
+    characters are the start of the raw text's. None when they are not (a repair rewrote
+    it) or nothing is shown.
+    """
+    wanted = "".join(insert.split())
+    if not wanted:
+        return None
+    matched = 0
+    for index, char in enumerate(raw):
+        if char.isspace():
+            continue
+        if char != wanted[matched]:
+            return None
+        matched += 1
+        if matched == len(wanted):
+            return index + 1
+    return None
+
+
+def shown_logprob(candidate: Candidate) -> float | None:
+    """The log-probability of the tokens behind the shown text, and of the one after it.
+
+    The token after it is how the model ended the shown text (a line end, a closer): the
+    shown text as a whole, not as a prefix of something longer. None without per-token
+    log-probabilities or when the shown text is not the start of the raw one.
+    """
+    logprobs, ends = candidate.token_logprobs, candidate.token_ends
+    if not logprobs or len(logprobs) != len(ends):
+        return None
+    end = shown_end(candidate.insert, candidate.raw)
+    if end is None:
+        return None
+    total, start = 0.0, 0
+    for logprob, token_end in zip(logprobs, ends, strict=True):
+        total += logprob
+        if start >= end:
+            break  # the token after the shown text: counted, then stop
+        start = token_end
+    return total
+
+
 def rank(candidates: Iterable[Candidate]) -> list[Candidate]:
     """Sort best first: evidence, then agreement, then log-probability, then arrival order."""
     pool = list(candidates)
     support = agreement(pool)
+    shown = [shown_logprob(c) for c in pool]
+    use_shown = all(s is not None for s in shown)
 
     def key(index: int) -> tuple[int, float, float, int]:
         candidate = pool[index]
-        logprob = candidate.logprob if candidate.logprob is not None else float("-inf")
-        return (-evidence_level(candidate), -support[index], -logprob, index)
+        logprob = shown[index] if use_shown else candidate.logprob
+        likelihood = logprob if logprob is not None else float("-inf")
+        return (-evidence_level(candidate), -support[index], -likelihood, index)
 
     return [pool[i] for i in sorted(range(len(pool)), key=key)]
 

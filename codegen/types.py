@@ -91,6 +91,10 @@ class Candidate:
     """How many sampled candidates came out as this same edit (merged into this one)."""
     tokens: int = 0
     """Generated tokens behind `raw` (0 when the backend does not count them)."""
+    token_logprobs: tuple[float, ...] = ()
+    """Log-probability of each token of `raw`, when the backend keeps them (else empty)."""
+    token_ends: tuple[int, ...] = ()
+    """Where each token of `raw` ends in it (same length as `token_logprobs`)."""
 
     @property
     def passed(self) -> bool:

@@ -387,12 +387,16 @@ class Engine:
             seq.text = text
             if job.on_text is not None:
                 job.on_text(seq.index, text)
+        seq.token_logprobs.append(logprob)
+        seq.token_ends.append(len(seq.text))
         if reason is None and len(seq.generated) >= job.params.max_new_tokens:
             reason = FinishReason.LENGTH
         if reason is None:
             return True
+        fresh = not job.resumed  # resumed tokens have no per-token record here
         job.results[seq.index] = Generation(
-            seq.text, seq.logprob, reason, len(seq.generated), tuple(seq.generated)
+            seq.text, seq.logprob, reason, len(seq.generated), tuple(seq.generated),
+            tuple(seq.token_logprobs) if fresh else (), tuple(seq.token_ends) if fresh else (),
         )
         return False
 

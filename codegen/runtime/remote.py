@@ -165,6 +165,8 @@ class RemoteBackend:
         texts = [""] * count
         logprobs = [0.0] * count
         tokens = [0] * count
+        per_token: list[list[float] | None] = [[] for _ in range(count)]
+        ends: list[list[int]] = [[] for _ in range(count)]
         reasons: list[FinishReason | None] = [None] * count
         for event in _events(response):
             if cancel.is_set():
@@ -173,10 +175,14 @@ class RemoteBackend:
                 index = int(choice.get("index", 0))
                 if not 0 <= index < count or reasons[index] is not None:
                     continue
+                start = len(texts[index])
                 texts[index] += str(choice.get("text") or "")
-                values = (choice.get("logprobs") or {}).get("token_logprobs") or []
+                detail = choice.get("logprobs") or {}
+                values = detail.get("token_logprobs") or []
                 logprobs[index] += sum(v for v in values if isinstance(v, int | float))
                 tokens[index] += max(len(values), 1 if choice.get("text") else 0)
+                per_token[index] = place_chunk_tokens(per_token[index], ends[index], values,
+                                               detail.get("tokens"), start, len(texts[index]))
                 if on_text is not None:
                     on_text(first + index, texts[index])
                 reasons[index] = first_reason(checks, [], texts[index]) or _finish(choice)
@@ -186,7 +192,8 @@ class RemoteBackend:
         return [
             Generation(texts[i], logprobs[i],
                        FinishReason.CANCELLED if cancelled else reasons[i] or FinishReason.LENGTH,
-                       tokens[i])
+                       tokens[i], token_logprobs=tuple(per_token[i] or ()),
+                       token_ends=tuple(ends[i]) if per_token[i] else ())
             for i in range(count)
         ]
 
@@ -274,3 +281,27 @@ def _finish(choice: dict[str, Any]) -> FinishReason | None:
     if reason is None:
         return None
     return FinishReason.LENGTH if reason == "length" else FinishReason.STOP_TOKEN
+
+
+def place_chunk_tokens(
+    kept: list[float] | None, ends: list[int], values: list[Any], pieces: Any, start: int,
+    end: int,
+) -> list[float] | None:
+    """Add one streamed chunk's per-token log-probabilities and where each token ends.
+
+    A chunk of one token ends where the text now ends; several tokens need the server's
+    ``tokens`` strings to place them. None (for good) once a chunk cannot be placed.
+    """
+    if kept is None or not all(isinstance(v, int | float) for v in values):
+        return None
+    if len(values) == 1:
+        kept.append(float(values[0]))
+        ends.append(end)
+        return kept
+    if isinstance(pieces, list) and len(pieces) == len(values):
+        for value, piece in zip(values, pieces, strict=True):
+            start += len(str(piece))
+            kept.append(float(value))
+            ends.append(min(start, end))
+        return kept
+    return kept if not values and start == end else None

@@ -115,6 +115,10 @@ class Seq:
     generated: list[int] = field(default_factory=list)
     logprob: float = 0.0
     text: str = ""
+    token_logprobs: list[float] = field(default_factory=list)
+    """Per token generated here (not the resumed ones): its log-probability."""
+    token_ends: list[int] = field(default_factory=list)
+    """Per token generated here: where its text ends in `text`."""
 
     @property
     def fed(self) -> tuple[int, ...]:

@@ -37,3 +37,7 @@ class Generation:
     tokens: int = 0
     token_ids: tuple[int, ...] = ()
     """The generated ids (a stop token included), for resuming the sequence later."""
+    token_logprobs: tuple[float, ...] = ()
+    """Each generated token's log-probability, when the backend keeps them (else empty)."""
+    token_ends: tuple[int, ...] = ()
+    """Where each generated token's text ends in `text` (a stop token adds nothing)."""

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from codegen.ranking import agreement, evidence_level, merge_identical, rank
+from codegen.ranking import (
+    agreement,
+    evidence_level,
+    merge_identical,
+    rank,
+    shown_end,
+    shown_logprob,
+)
 from codegen.types import Candidate
 from validators.base import Verdict
 
@@ -120,6 +127,48 @@ def test_dual_agreement_scores_consensus_sets_by_size_times_tests_passed() -> No
 def test_ties_keep_the_likelier_then_the_first() -> None:
     pool = [cand("a", OK_SYNTAX), cand("b", OK_SYNTAX, logprob=-1.0), cand("c", OK_SYNTAX)]
     assert names(rank(pool)) == ["b", "a", "c"]
+
+
+def test_shown_end_matches_non_blank_characters() -> None:
+    raw = "  if x {\n\t\treturn 1\n\t}\n\tmore()"
+    assert shown_end("if x {\n    return 1\n}", raw) == raw.index("}") + 1  # re-indented
+    assert shown_end("return 2", raw) is None  # not the start of the raw text
+    assert shown_end("", raw) is None
+
+
+def tokens(*pieces: tuple[str, float]) -> Candidate:
+    """A candidate shown whole, with per-token log-probabilities of its raw pieces."""
+    raw, ends = "", []
+    for text, _ in pieces:
+        raw += text
+        ends.append(len(raw))
+    return Candidate(raw, raw, 0, sum(lp for _, lp in pieces),
+                     token_logprobs=tuple(lp for _, lp in pieces), token_ends=tuple(ends))
+
+
+def test_shown_logprob_counts_the_shown_tokens_and_the_one_ending_them() -> None:
+    long = tokens(("return", -0.5), (" x", -0.25), (";\n", -0.125), ("  more", -3.0),
+                  ("()", -2.0))
+    cut = Candidate("return x;", long.raw, 0, long.logprob, token_logprobs=long.token_logprobs,
+                    token_ends=long.token_ends)
+    assert shown_logprob(cut) == -0.5 - 0.25 - 0.125 - 3.0  # "  more" ended the line
+    assert shown_logprob(long) == long.logprob  # all shown: every token
+    assert shown_logprob(Candidate("a", "a", 0, -1.0)) is None  # no per-token figures
+
+
+def test_a_candidate_cut_short_is_not_charged_for_its_unshown_tail() -> None:
+    # The greedy generation went on past the line it shows; the sampled one stopped. By the
+    # whole generation the short one wins; by what is shown, the likelier line does.
+    right = tokens(("this.name", -1.0), (" = 'E';", -0.5), ("\n", -0.1), ("  more();", -9.0))
+    right = Candidate("this.name = 'E';", right.raw, 0, right.logprob,
+                      token_logprobs=right.token_logprobs, token_ends=right.token_ends)
+    short = tokens(("return", -2.0), (" this;", -1.0), ("\n", -0.5))
+    assert (right.logprob or 0) < (short.logprob or 0)
+    assert [c.insert for c in rank([short, right])] == ["this.name = 'E';", "return this;\n"]
+    # One candidate without per-token figures: all are ranked by the whole generation.
+    plain = Candidate("x", "x", 0, -20.0)
+    assert [c.insert for c in rank([short, right, plain])][:2] == [
+        "return this;\n", "this.name = 'E';"]
 
 
 def test_merge_identical_keeps_the_likeliest_and_counts_votes() -> None:

@@ -68,6 +68,10 @@ def test_sampled_alternatives_match_plain_decoding(model: torch.nn.Module, engin
     assert [round(g.logprob or 0, 3) for g in result] == [
         round(g.logprob or 0, 3) for g in expected
     ]
+    for g in result:  # per token: one figure each, summing to the whole, ends in the text
+        assert len(g.token_logprobs) == len(g.token_ends) == g.tokens
+        assert round(sum(g.token_logprobs), 3) == round(g.logprob or 0, 3)
+        assert list(g.token_ends) == sorted(g.token_ends) and g.token_ends[-1] == len(g.text)
     neighbour.result(timeout=60)
 
 

@@ -17,7 +17,7 @@ from codegen.runtime.backends import HFTokenizer, load_backend
 from codegen.runtime.call import GenerateCall
 from codegen.runtime.generate import SamplingParams
 from codegen.runtime.model import parse_spec
-from codegen.runtime.remote import EndpointError, RemoteBackend, RemoteOptions
+from codegen.runtime.remote import EndpointError, RemoteBackend, RemoteOptions, place_chunk_tokens
 from codegen.types import CompletionRequest, FinishReason
 from prompts.templates import FimTemplate
 
@@ -154,6 +154,9 @@ def test_the_first_alternative_is_greedy_the_rest_sampled(
     assert temperatures == [(1, 0.0), (2, 0.8)]
     assert all(g.finish_reason is FinishReason.NEWLINE for g in found)
     assert found[0].logprob is not None and found[0].logprob < 0
+    # One token per streamed chunk: each placed where its chunk ends in the text.
+    assert found[0].token_logprobs == (-0.5,) * len(found[0].token_ends)
+    assert found[0].token_ends[-1] == len(found[0].text)
 
 
 def test_server_errors_are_retried(endpoint: str, fake: Fake, qwen_tokenizer: HFTokenizer) -> None:
@@ -244,3 +247,12 @@ def test_a_read_timeout_midway_is_an_endpoint_error_and_tried_again(
     retried = backend(endpoint, qwen_tokenizer, retries=1, timeout_seconds=0.5)
     [generation] = retried.generate(call)
     assert generation.text == "return a + b\n" and len(fake.requests) == 3
+
+
+def test_per_token_figures_of_a_chunk_of_several_tokens_need_their_strings() -> None:
+    ends: list[int] = []
+    kept = place_chunk_tokens([], ends, [-0.5, -0.25], ["re", "turn"], 0, 6)
+    assert (kept, ends) == ([-0.5, -0.25], [2, 6])
+    # Without the token strings two tokens cannot be placed: no per-token figures at all.
+    assert place_chunk_tokens(kept, ends, [-0.5, -0.25], None, 6, 10) is None
+    assert place_chunk_tokens(None, [], [-0.5], None, 0, 1) is None
