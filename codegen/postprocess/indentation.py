@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from codegen.postprocess.base import FilterContext
@@ -19,6 +20,7 @@ from codegen.types import Candidate
 def normalize_indentation(candidate: Candidate, ctx: FilterContext) -> Candidate | None:
     """Fix where the completion starts, then re-indent nested lines with `ctx.indent_unit`."""
     text = _indent_from_column_zero(candidate.insert, ctx)
+    text = _indent_line_above(text, ctx)
     text = _drop_repeated_indent(text, ctx)
     text = _reindent(text, ctx)
     return candidate if text == candidate.insert else replace(candidate, insert=text)
@@ -33,6 +35,36 @@ def _indent_from_column_zero(text: str, ctx: FilterContext) -> str:
         return text
     body = indentation(above) + ctx.indent_unit
     return "\n".join(body + line if line.strip() else line for line in text.split("\n"))
+
+
+_CLOSES = re.compile(r"[)\]}]|(?:end|else|elif|elsif|except|finally|until|fi|done|esac)\b")
+"""Code that ends (or continues with another clause) the block above it."""
+
+
+def _indent_line_above(text: str, ctx: FilterContext) -> str:
+    """Move a new line written above existing code to that code's indentation.
+
+    At column 0 of a line with code (`FilterContext.line_above`) the model writes the
+    new line's indentation itself and often misjudges it. The line below says what it
+    is: its own indentation, one step deeper when it closes the block the new line goes
+    into (``}``, ``end``, ``else:``). The completion moves as a whole; lines inside strings
+    and brackets keep theirs.
+    """
+    below = ctx.line_suffix
+    if not ctx.line_above or ctx.line_prefix or not text.strip() or text.startswith("\n"):
+        return text
+    target = indentation(below)
+    if _CLOSES.match(below.lstrip(" \t")):
+        target += "\t" if ctx.language.id in TAB_INDENTED else ctx.indent_unit
+    first = indentation(text)
+    if first == target:
+        return text
+    lines = text.split("\n")
+    starts = scan(text, ctx.language).line_starts
+    for index, line in enumerate(lines):
+        if line.strip() and starts[index] and line.startswith(first):
+            lines[index] = target + line[len(first) :]
+    return "\n".join(lines)
 
 
 def _drop_repeated_indent(text: str, ctx: FilterContext) -> str:

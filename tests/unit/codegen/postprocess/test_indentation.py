@@ -89,6 +89,43 @@ def test_extra_indentation_in_brace_languages(
     assert apply(marked, raw, unit, language) == expected
 
 
+def line_above(language: str, marked: str, raw: str, unit: str) -> str:
+    offset = marked.index("║")
+    text = marked.replace("║", "")
+    ctx = FilterContext(text, offset, single_line=False, line_above=True, indent_unit=unit,
+                        language=language_for(language))
+    result = normalize_indentation(Candidate(raw, raw, offset), ctx)
+    assert result is not None
+    return result.insert
+
+
+@pytest.mark.parametrize(
+    ("language", "marked", "raw", "unit", "expected"),
+    [
+        # A new line above a statement goes at that statement's indentation.
+        ("typescript", "function f() {\n  const a = 1;\n║  return a;\n}\n",
+         "    const b = 2;\n", "  ", "  const b = 2;\n"),
+        # Above the closing brace, one step deeper: the line goes into the block.
+        ("typescript", "if (x) {\n  go();\n║}\n", "go2();\n", "  ", "  go2();\n"),
+        # Python, above an else: into the if's body.
+        ("python", "if a:\n    x = 1\n║else:\n    x = 2\n", "        y = 2\n", "    ",
+         "    y = 2\n"),
+        # Go's tabs.
+        ("go", "func f() int {\n\ta := 1\n║\treturn a\n}\n", "\t\tb := 2\n", "\t",
+         "\tb := 2\n"),
+        # A block moves as a whole.
+        ("typescript", "function f() {\n║  return a;\n}\n", "    if (x) {\n      go();\n    }\n",
+         "  ", "  if (x) {\n    go();\n  }\n"),
+        # Already right: unchanged.
+        ("typescript", "function f() {\n║  return a;\n}\n", "  go();\n", "  ", "  go();\n"),
+    ],
+)
+def test_a_new_line_above_code_takes_that_code_s_indentation(
+    language: str, marked: str, raw: str, unit: str, expected: str
+) -> None:
+    assert line_above(language, marked, raw, unit) == expected
+
+
 @pytest.mark.parametrize(
     ("marked", "text", "unit", "moved"),
     [
