@@ -37,7 +37,7 @@ def _indent_from_column_zero(text: str, ctx: FilterContext) -> str:
     return "\n".join(body + line if line.strip() else line for line in text.split("\n"))
 
 
-_CLOSES = re.compile(r"[)\]}]|(?:end|else|elif|elsif|except|finally|until|fi|done|esac)\b")
+_CLOSES = re.compile(r"[)\]}]|(?:end|else|elsif|until|fi|done|esac)\b")
 """Code that ends (or continues with another clause) the block above it."""
 
 
@@ -45,13 +45,17 @@ def _indent_line_above(text: str, ctx: FilterContext) -> str:
     """Move a new line written above existing code to that code's indentation.
 
     At column 0 of a line with code (`FilterContext.line_above`) the model writes the
-    new line's indentation itself and often misjudges it. The line below says what it
-    is: its own indentation, one step deeper when it closes the block the new line goes
-    into (``}``, ``end``, ``else:``). The completion moves as a whole; lines inside strings
-    and brackets keep theirs.
+    new line's indentation itself and often misjudges it. Where blocks end with a closer
+    (braces, ``end``), the line below says what it is: its own indentation, one step
+    deeper when it closes the block the new line goes into (``}``, ``end``, ``else``). The
+    completion moves as a whole; lines inside strings and brackets keep theirs. Where
+    indentation alone ends blocks (Python), a new line above a dedented line may belong to
+    the deeper block or the outer one, so the model's own indentation is kept.
     """
     below = ctx.line_suffix
     if not ctx.line_above or ctx.line_prefix or not text.strip() or text.startswith("\n"):
+        return text
+    if ctx.language.blocks not in ("braces", "keywords"):
         return text
     target = indentation(below)
     if _CLOSES.match(below.lstrip(" \t")):

@@ -107,9 +107,13 @@ def line_above(language: str, marked: str, raw: str, unit: str) -> str:
          "    const b = 2;\n", "  ", "  const b = 2;\n"),
         # Above the closing brace, one step deeper: the line goes into the block.
         ("typescript", "if (x) {\n  go();\n║}\n", "go2();\n", "  ", "  go2();\n"),
-        # Python, above an else: into the if's body.
-        ("python", "if a:\n    x = 1\n║else:\n    x = 2\n", "        y = 2\n", "    ",
-         "    y = 2\n"),
+        # Lua, above an else: into the if's body.
+        ("lua", "if a then\n  x = 1\n║else\n  x = 2\nend\n", "    y = 2\n", "  ",
+         "  y = 2\n"),
+        # Python: above a dedented line the new one may belong to the deeper block (the
+        # for's body here): the model's indentation is kept.
+        ("python", "for x in xs:\n    t += x\n║return t\n", "    n += 1\n", "    ",
+         "    n += 1\n"),
         # Go's tabs.
         ("go", "func f() int {\n\ta := 1\n║\treturn a\n}\n", "\t\tb := 2\n", "\t",
          "\tb := 2\n"),
