@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from codegen.postprocess.base import FilterContext
 from codegen.postprocess.lexing import (
+    code_of,
     indent_width,
     indentation,
     opens_block,
@@ -37,8 +38,12 @@ def _indent_from_column_zero(text: str, ctx: FilterContext) -> str:
     return "\n".join(body + line if line.strip() else line for line in text.split("\n"))
 
 
-_CLOSES = re.compile(r"[)\]}]|(?:end|else|elsif|until|fi|done|esac)\b")
-"""Code that ends (or continues with another clause) the block above it."""
+_CLOSES = re.compile(r"[)\]}]|(?:end|else|elsif|until|fi|done|esac|case|default)\b")
+"""Code that ends the block above it, or starts its next clause or case."""
+_CONTINUES = re.compile(r"[-+*/%.&|^?:<>=,]")
+"""Code that continues the statement above it (``+ 1``, ``.then(f)``, ``-> x``)."""
+_BRACELESS = re.compile(r"(?:(?:else\s+)?if|for|while)\b.*\)\s*$|else\s*$")
+"""A control line whose body is the next statement alone (``if (x)`` with no brace)."""
 
 
 def _indent_line_above(text: str, ctx: FilterContext) -> str:
@@ -46,20 +51,31 @@ def _indent_line_above(text: str, ctx: FilterContext) -> str:
 
     At column 0 of a line with code (`FilterContext.line_above`) the model writes the
     new line's indentation itself and often misjudges it. Where blocks end with a closer
-    (braces, ``end``), the line below says what it is: its own indentation, one step
-    deeper when it closes the block the new line goes into (``}``, ``end``, ``else``). The
-    completion moves as a whole; lines inside strings and brackets keep theirs. Where
-    indentation alone ends blocks (Python), a new line above a dedented line may belong to
-    the deeper block or the outer one, so the model's own indentation is kept.
+    (braces, ``end``), the lines around say what it is: one step deeper than the line
+    above when that opens a block (``{``, ``case x:``, a braceless ``if (x)``); else one
+    step deeper than the line below when that closes the block or starts the next case
+    (``}``, ``end``, ``else``, ``case``); else the line below's own indentation, unless it
+    continues a statement (``+ 1``, ``.then(f)``: then nothing is known). The completion
+    moves as a whole; lines inside strings and brackets keep theirs. Where indentation
+    alone ends blocks (Python), a new line above a dedented line may belong to the deeper
+    block or the outer one, so the model's own indentation is kept.
     """
     below = ctx.line_suffix
     if not ctx.line_above or ctx.line_prefix or not text.strip() or text.startswith("\n"):
         return text
     if ctx.language.blocks not in ("braces", "keywords"):
         return text
-    target = indentation(below)
-    if _CLOSES.match(below.lstrip(" \t")):
-        target += "\t" if ctx.language.id in TAB_INDENTED else ctx.indent_unit
+    unit = "\t" if ctx.language.id in TAB_INDENTED else ctx.indent_unit
+    above = previous_line(ctx.prefix)
+    code_above = code_of(above, ctx.language).strip()
+    if code_above.endswith(("{", ":")) or _BRACELESS.match(code_above):
+        target = indentation(above) + unit
+    elif _CLOSES.match(below.lstrip(" \t")):
+        target = indentation(below) + unit
+    elif _CONTINUES.match(below.lstrip(" \t")):
+        return text
+    else:
+        target = indentation(below)
     first = indentation(text)
     if first == target:
         return text

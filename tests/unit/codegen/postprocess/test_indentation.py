@@ -120,6 +120,17 @@ def line_above(language: str, marked: str, raw: str, unit: str) -> str:
         # A block moves as a whole.
         ("typescript", "function f() {\n║  return a;\n}\n", "    if (x) {\n      go();\n    }\n",
          "  ", "  if (x) {\n    go();\n  }\n"),
+        # Under a line that opens a block without braces, or a case label: its body.
+        ("c", "int f(int *v) {\n  if (!*v)\n║  return 0;\n}\n", "*v = 1;\n", "  ",
+         "    *v = 1;\n"),
+        ("java", "switch (k) {\n  case 1:\n║  case 2:\n    go();\n}\n", "  stop();\n", "  ",
+         "    stop();\n"),
+        # Above the next case: the previous case's body.
+        ("java", "switch (k) {\n  case 1:\n    go();\n║  case 2:\n}\n", "  stop();\n", "  ",
+         "    stop();\n"),
+        # Above a continuation line nothing is known: the model's indentation stays.
+        ("rust", "fn f() -> u32 {\n    let n = a\n║        + 1;\n    n\n}\n", "    * 2\n",
+         "    ", "    * 2\n"),
         # Already right: unchanged.
         ("typescript", "function f() {\n║  return a;\n}\n", "  go();\n", "  ", "  go();\n"),
     ],
