@@ -55,6 +55,7 @@ from bench.fim_language_cases import (
     load_cases,
 )
 from codegen.pipeline import Pipeline
+from codegen.postprocess.lexing import indentation
 from codegen.runtime.backends import load_backend
 from codegen.runtime.model import parse_spec
 from codegen.types import CompletionRequest, Generation
@@ -111,11 +112,10 @@ def normalize(program: str) -> list[str]:
     return [" ".join(line.split()) for line in program.split("\n") if line.strip()]
 
 
-def _indentation(program: str, line: int) -> str:
-    """The leading whitespace of 1-based `line` of `program` ("" past its end)."""
+def _line(program: str, line: int) -> str:
+    """1-based `line` of `program` ("" past its end)."""
     lines = program.split("\n")
-    text = lines[line - 1] if line <= len(lines) else ""
-    return text[: len(text) - len(text.lstrip(" \t"))]
+    return lines[line - 1] if line <= len(lines) else ""
 
 
 def score(program: str | None, case: Case) -> Score:
@@ -126,7 +126,8 @@ def score(program: str | None, case: Case) -> Score:
         shown=True,
         exact=normalize(program) == normalize(case.reference),
         parses=error_count(case.language, program) <= case.reference_errors,
-        indented=_indentation(program, case.line) == _indentation(case.reference, case.line),
+        indented=indentation(_line(program, case.line))
+        == indentation(_line(case.reference, case.line)),
     )
 
 

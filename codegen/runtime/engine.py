@@ -393,11 +393,7 @@ class Engine:
             reason = FinishReason.LENGTH
         if reason is None:
             return True
-        fresh = not job.resumed  # resumed tokens have no per-token record here
-        job.results[seq.index] = Generation(
-            seq.text, seq.logprob, reason, len(seq.generated), tuple(seq.generated),
-            tuple(seq.token_logprobs) if fresh else (), tuple(seq.token_ends) if fresh else (),
-        )
+        job.results[seq.index] = seq.generation(reason)
         return False
 
     def _decode(self, seqs: Sequence[Seq]) -> None:

@@ -13,7 +13,7 @@ import torch
 
 from codegen.runtime.generate import OnText, SamplingParams, sample
 from codegen.runtime.stopping import StopCheck
-from codegen.runtime.types import Generation
+from codegen.runtime.types import FinishReason, Generation
 
 if TYPE_CHECKING:
     from codegen.runtime.engine import Engine
@@ -124,6 +124,14 @@ class Seq:
     def fed(self) -> tuple[int, ...]:
         """The tokens whose keys and values the slot holds (`generated` starts as `resumed`)."""
         return (self.job.ids + tuple(self.generated))[: self.length]
+
+    def generation(self, reason: FinishReason) -> Generation:
+        """What the sequence generated, finished for `reason`."""
+        fresh = not self.job.resumed  # resumed tokens have no per-token record here
+        return Generation(
+            self.text, self.logprob, reason, len(self.generated), tuple(self.generated),
+            tuple(self.token_logprobs) if fresh else (), tuple(self.token_ends) if fresh else (),
+        )
 
 
 @dataclass

@@ -8,10 +8,11 @@ from codegen.types import Candidate
 from prompts.languages import language_for
 
 
-def apply(marked: str, raw: str, unit: str = "    ", language: str = "python") -> str:
+def apply(marked: str, raw: str, unit: str = "    ", language: str = "python",
+          line_above: bool = False) -> str:
     offset = marked.index("║")
     ctx = FilterContext(marked.replace("║", ""), offset, single_line=False, indent_unit=unit,
-                        language=language_for(language))
+                        language=language_for(language), line_above=line_above)
     result = normalize_indentation(Candidate(raw, raw, offset), ctx)
     assert result is not None
     return result.insert
@@ -89,16 +90,6 @@ def test_extra_indentation_in_brace_languages(
     assert apply(marked, raw, unit, language) == expected
 
 
-def line_above(language: str, marked: str, raw: str, unit: str) -> str:
-    offset = marked.index("║")
-    text = marked.replace("║", "")
-    ctx = FilterContext(text, offset, single_line=False, line_above=True, indent_unit=unit,
-                        language=language_for(language))
-    result = normalize_indentation(Candidate(raw, raw, offset), ctx)
-    assert result is not None
-    return result.insert
-
-
 @pytest.mark.parametrize(
     ("language", "marked", "raw", "unit", "expected"),
     [
@@ -138,7 +129,7 @@ def line_above(language: str, marked: str, raw: str, unit: str) -> str:
 def test_a_new_line_above_code_takes_that_code_s_indentation(
     language: str, marked: str, raw: str, unit: str, expected: str
 ) -> None:
-    assert line_above(language, marked, raw, unit) == expected
+    assert apply(marked, raw, unit, language, line_above=True) == expected
 
 
 @pytest.mark.parametrize(
